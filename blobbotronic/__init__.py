@@ -1,0 +1,19 @@
+"""blobbotronic: weigh convolutional and recurrent neural networks on evidence instead of folklore.
+
+>>> import blobbotronic as bb
+>>> ds = bb.load("xor")
+>>> run = bb.train(ds, "mlp", seed=0, quiet=True)
+>>> run.metrics["accuracy"]
+1.0
+"""
+
+__version__ = "0.1.0"
+
+from .api import (  # noqa: E402
+    Budget, Dataset, Model, Run, Spec, TrainConfig, create_model, fit, list_datasets, list_models, load,
+    load_checkpoint, params_schema, save_checkpoint, train,
+)
+from .errors import BlobError  # noqa: E402
+
+__all__ = ["BlobError", "Budget", "Dataset", "Model", "Run", "Spec", "TrainConfig", "create_model", "fit",
+           "list_datasets", "list_models", "load", "load_checkpoint", "params_schema", "save_checkpoint", "train"]

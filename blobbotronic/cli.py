@@ -1,0 +1,306 @@
+"""The command line: a thin skin over the Python API, one sub-command per verb."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import BlobError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], Any]] = {}
+
+
+def command(name: str) -> Callable:
+    def deco(fn: Callable) -> Callable:
+        COMMANDS[name] = fn
+        return fn
+
+    return deco
+
+
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BlobError(f"Cannot read the model parameter {pair!r}: write NAME=VALUE, for example hidden=128.")
+        out[key.strip().replace("-", "_")] = value.strip()
+    return out
+
+
+def emit(args: argparse.Namespace, obj: Any, show: Callable[[Any], None]) -> None:
+    """Exactly one JSON object on stdout with --json; a readable rendering otherwise."""
+    if getattr(args, "json", False):
+        print(json.dumps(obj, default=_jsonable))
+    else:
+        show(obj)
+
+
+def _jsonable(o: Any) -> Any:
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)
+
+
+def console():
+    from rich.console import Console
+
+    return Console()
+
+
+# ---- datasets and models ------------------------------------------------------------------------
+
+
+@command("datasets")
+def cmd_datasets(args: argparse.Namespace) -> None:
+    from .data import DATASETS
+
+    rows = [{"name": n, **{k: v for k, v in DATASETS.tags(n).items() if k != "budget"}} for n in DATASETS]
+
+    def show(rows: list[dict]) -> None:
+        from rich.table import Table
+
+        t = Table("name", "modality", "task", "about", "source", title="Built-in data sets")
+        for r in rows:
+            t.add_row(r["name"], r.get("modality", ""), r.get("task", ""), r.get("about", ""), r.get("source", ""))
+        console().print(t)
+
+    emit(args, {"datasets": rows}, lambda o: show(o["datasets"]))
+
+
+@command("models")
+def cmd_models(args: argparse.Namespace) -> None:
+    from .models import MODELS, params_schema
+
+    if args.params:
+        schema = params_schema(args.params)
+        doc = (MODELS.get(args.params).__doc__ or "").strip()
+        obj = {"model": args.params, "accepts": list(MODELS.tags(args.params).get("accepts", ())),
+               "params": [{"name": p.name, "type": p.type_name, "default": p.default, "choices": list(p.choices)}
+                          for p in schema.values()], "about": doc}
+
+        def show(o: dict) -> None:
+            from rich.table import Table
+
+            t = Table("parameter", "type", "default", "choices", title=f"{o['model']} (takes {', '.join(o['accepts'])})")
+            for p in o["params"]:
+                t.add_row(p["name"], p["type"], repr(p["default"]), ", ".join(map(str, p["choices"])))
+            console().print(t)
+            console().print(o["about"])
+
+        return emit(args, obj, show)
+    rows = [{"name": n, "family": MODELS.tags(n).get("family", ""), "accepts": list(MODELS.tags(n).get("accepts", ())),
+             "about": (MODELS.get(n).__doc__ or "").strip().splitlines()[0]} for n in MODELS]
+
+    def show_all(o: dict) -> None:
+        from rich.table import Table
+
+        t = Table("name", "family", "accepts", "about", title="Models (blobbotronic models --params NAME for details)")
+        for r in o["models"]:
+            t.add_row(r["name"], r["family"], ", ".join(r["accepts"]), r["about"])
+        console().print(t)
+
+    emit(args, {"models": rows}, show_all)
+
+
+# ---- train, evaluate, predict -------------------------------------------------------------------
+
+
+def run_record(dataset: str, model: str, seed: int, run: Any, checkpoint: Path | None) -> dict[str, Any]:
+    return {"dataset": dataset, "model": model, "seed": seed, "metrics": run.metrics, "val_metrics": run.val_metrics,
+            "cost": run.cost, "stopped": run.stopped, "checkpoint": str(checkpoint) if checkpoint else None}
+
+
+def show_record(r: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    t = Table("metric", "value", title=f"{r['model']} on {r['dataset']} (seed {r['seed']})")
+    for k, v in r["metrics"].items():
+        t.add_row(f"test {k}", f"{v:.4f}")
+    for k in ("params", "flops_per_sample", "train_seconds", "steps", "steps_per_second", "peak_rss_mb"):
+        v = r["cost"].get(k)
+        if v is not None:
+            t.add_row(k.replace("_", " "), f"{v:,.2f}" if isinstance(v, float) else f"{v:,}")
+    console().print(t)
+    if r.get("checkpoint"):
+        console().print(f"checkpoint: {r['checkpoint']}")
+
+
+def train_config(args: argparse.Namespace):
+    from .train import TrainConfig
+
+    kw: dict[str, Any] = {"seed": args.seed, "device": args.device, "quiet": args.quiet or args.json}
+    for key in ("budget", "batch_size", "lr", "patience", "threads"):
+        if getattr(args, key, None) is not None:
+            kw[key] = getattr(args, key)
+    return TrainConfig(**kw)
+
+
+@command("train")
+def cmd_train(args: argparse.Namespace) -> None:
+    from .data import load
+    from .train import save_checkpoint, train
+
+    ds = load(args.data, seed=args.seed)
+    run = train(ds, args.model, seed=args.seed, params=parse_params(args.param), config=train_config(args))
+    ckpt = None
+    if not args.no_save:
+        ckpt = Path(args.save or Path("blobbotronic-out") / "checkpoints" / f"{ds.spec.name}-{args.model}-seed{args.seed}")
+        save_checkpoint(run.model, ckpt, dataset=args.data, seed=args.seed, metrics=run.metrics,
+                        train=run.config.to_dict(), cost=run.cost)
+    emit(args, run_record(ds.spec.name, args.model, args.seed, run, ckpt), show_record)
+
+
+@command("evaluate")
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from .data import load
+    from .train import evaluate, load_checkpoint
+
+    model, cfg = load_checkpoint(args.checkpoint)
+    source = args.data or cfg.get("dataset")
+    ds = load(source, seed=cfg.get("seed", 0))
+    if ds.spec.input_shape != model.spec.input_shape or ds.spec.modality != model.spec.modality:
+        raise BlobError(f"{source}: its inputs ({ds.spec.modality} {ds.spec.input_shape}) do not fit the checkpoint's "
+                        f"model, trained on {model.spec.modality} {model.spec.input_shape}.")
+    metrics = evaluate(model, ds.spec, ds.test)
+    rec = {"dataset": ds.spec.name, "model": cfg["model"], "seed": cfg.get("seed", 0), "metrics": metrics,
+           "cost": cfg.get("cost", {}), "checkpoint": str(args.checkpoint)}
+    emit(args, rec, show_record)
+
+
+@command("predict")
+def cmd_predict(args: argparse.Namespace) -> None:
+    import torch
+
+    from .data import read_inputs
+    from .train import load_checkpoint
+
+    model, cfg = load_checkpoint(args.checkpoint)
+    x, lengths, names = read_inputs(model.spec, args.inputs)
+    with torch.no_grad():
+        out = model(x, lengths).float()
+    preds = []
+    if model.spec.is_classification:
+        probs = out.softmax(-1)
+        for name, p in zip(names, probs):
+            k = int(p.argmax())
+            preds.append({"input": name, "label": model.spec.classes[k], "probability": float(p[k]),
+                          "probabilities": dict(zip(model.spec.classes, map(float, p)))})
+    else:
+        preds = [{"input": n, "value": v.tolist()} for n, v in zip(names, out)]
+
+    def show(o: dict) -> None:
+        from rich.table import Table
+
+        t = Table("input", "prediction", "probability", title=f"{cfg['model']} predictions")
+        for p in o["predictions"]:
+            t.add_row(p["input"], str(p.get("label", p.get("value"))), f"{p['probability']:.3f}" if "probability" in p else "")
+        console().print(t)
+
+    emit(args, {"model": cfg["model"], "checkpoint": str(args.checkpoint), "predictions": preds}, show)
+
+
+@command("demo")
+def cmd_demo(args: argparse.Namespace) -> None:
+    """The main job on built-in data: one model of each family on the data it suits, in a table."""
+    from .train import train
+
+    plan = [("xor", "perceptron"), ("xor", "mlp"), ("breast_cancer", "logistic"), ("breast_cancer", "mlp"),
+            ("digits", "mlp"), ("digits", "cnn"), ("mnist1d", "mlp"), ("mnist1d", "cnn"), ("mnist1d", "lstm")]
+    rows = []
+    for data, model in plan:
+        run = train(data, model, seed=args.seed, config=train_config(args))
+        rows.append(run_record(data, model, args.seed, run, None))
+        if not args.json:
+            console().print(f"{model:>10} on {data:<14} test accuracy {run.metrics['accuracy']:.3f} "
+                            f"({run.cost['train_seconds']:.1f} s, {run.cost['params']:,} parameters)")
+
+    def show(o: dict) -> None:
+        from rich.table import Table
+
+        t = Table("data set", "model", "test accuracy", "macro F1", "train s", "parameters", "FLOPs/sample",
+                  title="blobbotronic demo: every family on the data it suits")
+        for r in o["runs"]:
+            m, c = r["metrics"], r["cost"]
+            t.add_row(r["dataset"], r["model"], f"{m['accuracy']:.3f}", f"{m['macro_f1']:.3f}",
+                      f"{c['train_seconds']:.1f}", f"{c['params']:,}", f"{c['flops_per_sample'] or 0:,}")
+        console().print(t)
+
+    emit(args, {"runs": rows}, show)
+
+
+# ---- the parser ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="blobbotronic", description="Weigh convolutional and recurrent networks on evidence.")
+    p.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+        sp.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+        return sp
+
+    add("datasets", "list the built-in data sets")
+    sp = add("models", "list the models, or one model's parameters")
+    sp.add_argument("--params", metavar="NAME", help="show the parameters of model NAME")
+
+    def training_flags(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--budget", help="'6000 steps', '30 epochs' or '60s' (default: the data set's own)")
+        sp.add_argument("--batch-size", type=int)
+        sp.add_argument("--lr", type=float, help="learning rate (default: the model family's)")
+        sp.add_argument("--patience", type=int, help="validation checks without improvement before stopping")
+        sp.add_argument("--threads", type=int, help="CPU threads per run (default 1)")
+        sp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+        sp.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    sp = add("train", "train one model on one data set and save a checkpoint")
+    sp.add_argument("--data", required=True, help="a built-in data set name, a file or a folder")
+    sp.add_argument("--model", required=True)
+    sp.add_argument("--param", action="append", metavar="NAME=VALUE", help="a model parameter (repeatable)")
+    sp.add_argument("--save", metavar="DIR", help="checkpoint folder (default blobbotronic-out/checkpoints/...)")
+    sp.add_argument("--no-save", action="store_true", help="do not write a checkpoint")
+    training_flags(sp)
+
+    sp = add("demo", "the main job on built-in data: train each family on the data it suits")
+    training_flags(sp)
+
+    sp = add("evaluate", "measure a checkpoint on a data set's test split")
+    sp.add_argument("--checkpoint", required=True)
+    sp.add_argument("--data", help="data set (default: the one it was trained on)")
+
+    sp = add("predict", "run a checkpoint on new input files")
+    sp.add_argument("--checkpoint", required=True)
+    sp.add_argument("inputs", nargs="+", help="input files (images, CSV rows, .npy sequences)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 0
+    try:
+        COMMANDS[args.command](args)
+        return 0
+    except BlobError as e:
+        if args.debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: finished results are saved; rerun the same command to resume.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

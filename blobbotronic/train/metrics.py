@@ -1,0 +1,135 @@
+"""Task metrics (accuracy, macro-F1, MAE/RMSE) and cost meters (parameters, FLOPs, memory, latency)."""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..data.spec import Spec, Split
+
+
+@torch.no_grad()
+def predict_batches(model: nn.Module, split: Split, batch_size: int = 1024) -> torch.Tensor:
+    """Model outputs for a whole split, in batches, in evaluation mode (the caller restores the mode)."""
+    model.eval()
+    outs = []
+    for i in range(0, len(split), batch_size):
+        lengths = None if split.lengths is None else split.lengths[i : i + batch_size]
+        outs.append(model(split.x[i : i + batch_size], lengths).float())
+    return torch.cat(outs) if outs else torch.empty(0)
+
+
+def confusion(pred: torch.Tensor, y: torch.Tensor, n: int) -> torch.Tensor:
+    """(n, n) counts, rows = true class, columns = predicted class."""
+    return torch.bincount(y.long() * n + pred.long(), minlength=n * n).view(n, n).cpu()
+
+
+def task_metrics(spec: Spec, out: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """The metrics of the spec's task; the first key is the headline metric."""
+    if spec.is_classification:
+        loss = nn.functional.cross_entropy(out, y).item()
+        pred = out.argmax(1)
+        cm = confusion(pred, y, spec.n_outputs).double()
+        tp, support, predicted = cm.diag(), cm.sum(1), cm.sum(0)
+        f1 = torch.where(support + predicted > 0, 2 * tp / (support + predicted).clamp_min(1), torch.zeros_like(tp))
+        present = support > 0
+        return {
+            "accuracy": (pred == y).float().mean().item(),
+            "macro_f1": f1[present].mean().item(),
+            "loss": loss,
+        }
+    out = out.view_as(y) if out.numel() == y.numel() else out
+    err = out - y
+    return {
+        "mae": err.abs().mean().item(),
+        "rmse": err.pow(2).mean().sqrt().item(),
+        "loss": err.pow(2).mean().item(),
+    }
+
+
+def headline(spec: Spec) -> tuple[str, bool]:
+    """The metric that ranks models, and whether higher is better."""
+    return ("accuracy", True) if spec.is_classification else ("mae", False)
+
+
+def evaluate(model: nn.Module, spec: Spec, split: Split) -> dict[str, float]:
+    was = model.training
+    out = predict_batches(model, split)
+    model.train(was)
+    return task_metrics(spec, out, split.y)
+
+
+# ---- cost meters -------------------------------------------------------------------------------
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def flops_per_sample(model: nn.Module, split: Split) -> int | None:
+    """Forward FLOPs for one sample, counted by torch's flop counter (matrix products and convolutions)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was = model.training
+    model.eval()
+    try:
+        lengths = None if split.lengths is None else split.lengths[:1]
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(split.x[:1], lengths)
+        return int(counter.get_total_flops())
+    except Exception:  # some fused kernels are not counted; report unknown rather than a wrong number
+        return None
+    finally:
+        model.train(was)
+
+
+def reset_peak_rss() -> None:
+    """Reset the kernel's peak-RSS mark for this process (Linux), so each run measures its own peak."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process since the last reset, in MiB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
+@torch.no_grad()
+def inference_cost(model: nn.Module, split: Split, repeats: int = 20, batch: int = 256) -> dict[str, float]:
+    """Latency for one sample (median ms) and throughput for a large batch (samples/s), warm-up excluded."""
+    was = model.training
+    model.eval()
+    sync = torch.cuda.synchronize if split.x.is_cuda else (lambda: None)
+
+    def timed(x: torch.Tensor, lengths: torch.Tensor | None, n: int) -> list[float]:
+        model(x, lengths)  # warm-up
+        sync()
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            model(x, lengths)
+            sync()
+            times.append(time.perf_counter() - t)
+        return sorted(times)
+
+    l1 = None if split.lengths is None else split.lengths[:1]
+    one = timed(split.x[:1], l1, repeats)
+    b = min(batch, len(split))
+    lb = None if split.lengths is None else split.lengths[:b]
+    big = timed(split.x[:b], lb, max(3, repeats // 4))
+    model.train(was)
+    return {"latency_ms": 1000 * one[len(one) // 2], "throughput": b / big[len(big) // 2]}

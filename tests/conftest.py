@@ -1,0 +1,43 @@
+"""Shared test fixtures: tiny Specs of every modality, and a writable HOME for packages that cache there."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from blobbotronic.data import Spec
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+torch.set_num_threads(1)
+
+# One tiny spec per modality: the contract tests build every model on every modality it accepts.
+SPECS = {
+    "table": Spec("t", "table", "classify", (5,), 3, classes="abc"),
+    "image": Spec("i", "image", "classify", (1, 12, 12), 3, classes="abc"),
+    "sequence": Spec("s", "sequence", "classify", (16, 2), 3, classes="abc"),
+    "text": Spec("x", "text", "classify", (10,), 3, classes="abc", vocab_size=20),
+    "video": Spec("v", "video", "classify", (4, 1, 8, 8), 3, classes="abc"),
+}
+
+
+def random_batch(spec: Spec, n: int = 8, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    g = torch.Generator().manual_seed(seed)
+    if spec.modality == "text":
+        x = torch.randint(1, spec.vocab_size, (n, *spec.input_shape), generator=g)
+        lengths = torch.randint(3, spec.input_shape[0] + 1, (n,), generator=g)
+        x = x * (torch.arange(spec.input_shape[0])[None] < lengths[:, None])
+    else:
+        x = torch.randn(n, *spec.input_shape, generator=g)
+        lengths = None
+    y = torch.randint(0, spec.n_outputs, (n,), generator=g)
+    return x, y, lengths
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path_factory, monkeypatch):
+    """Some data packages unpack into $HOME; tests get a private, writable one."""
+    home = tmp_path_factory.getbasetemp() / "home"
+    home.mkdir(exist_ok=True)
+    monkeypatch.setenv("HOME", str(home))

@@ -1,0 +1,106 @@
+"""Training loop, budgets, checkpoints and the published orderings the foundation must reproduce."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+
+import blobbotronic as bb
+from blobbotronic.errors import BlobError
+from blobbotronic.train import Budget, Callback, TrainConfig, fit, load_checkpoint, save_checkpoint
+
+
+def test_budget_parsing_and_steps():
+    assert Budget.parse("6000 steps").steps == 6000
+    assert Budget.parse("2.5 epochs").steps_for(1000, 100) == 25
+    assert Budget.parse("90s").seconds == 90 and Budget.parse("90s").steps_for(10, 1) is None
+    for bad in ("lots", "-3 steps", "0 epochs", "5 parsecs"):
+        with pytest.raises(BlobError):
+            Budget.parse(bad)
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers():
+    ds = bb.load("breast_cancer")
+    a = bb.train(ds, "mlp", seed=3, quiet=True, budget="40 steps")
+    b = bb.train(ds, "mlp", seed=3, quiet=True, budget="40 steps")
+    c = bb.train(ds, "mlp", seed=4, quiet=True, budget="40 steps")
+    assert a.metrics == b.metrics and a.history == [
+        {**h, "seconds": a.history[i]["seconds"]} for i, h in enumerate(b.history)
+    ]
+    assert a.metrics["loss"] != c.metrics["loss"]
+
+
+def test_xor_perceptron_cannot_mlp_can():
+    for rule in ("perceptron", "gradient"):
+        run = bb.train("xor", "perceptron", params={"rule": rule}, quiet=True)
+        assert run.metrics["accuracy"] <= 0.75
+    assert bb.train("and", "perceptron", quiet=True).metrics["accuracy"] == 1.0
+    assert bb.train("or", "perceptron", params={"rule": "gradient"}, quiet=True).metrics["accuracy"] == 1.0
+    assert bb.train("xor", "mlp", quiet=True).metrics["accuracy"] == 1.0
+
+
+def test_budget_is_respected_and_callbacks_see_every_step():
+    seen = []
+
+    class Count(Callback):
+        def on_step(self, state):
+            seen.append(state.step)
+
+    ds = bb.load("digits")
+    torch.manual_seed(0)
+    run = fit(bb.create_model("logistic", ds.spec), ds, TrainConfig(budget="37 steps", patience=None, quiet=True),
+              callbacks=[Count()])
+    assert run.cost["steps"] == 37 and seen == list(range(1, 38)) and run.stopped == "budget"
+
+
+def test_early_stopping_restores_the_best_validation_weights():
+    ds = bb.load("breast_cancer")
+    run = bb.train(ds, "mlp", quiet=True, budget="3000 steps", patience=2, eval_every=10, lr=0.05)
+    assert run.stopped == "early" and run.cost["steps"] < 3000
+    best = max(h["val_accuracy"] for h in run.history)
+    assert run.val_metrics["accuracy"] == pytest.approx(best)
+
+
+def test_checkpoint_round_trip_and_refusals(tmp_path):
+    ds = bb.load("digits")
+    run = bb.train(ds, "cnn", quiet=True, budget="30 steps")
+    save_checkpoint(run.model, tmp_path / "c", dataset="digits")
+    model, cfg = load_checkpoint(tmp_path / "c")
+    x = ds.test.x[:5]
+    torch.testing.assert_close(model(x), run.model.eval()(x))
+    assert cfg["model"] == "cnn" and cfg["dataset"] == "digits"
+
+    # weights of another model under this config: refused with a clear message
+    other = bb.train(ds, "mlp", quiet=True, budget="5 steps")
+    save_checkpoint(other.model, tmp_path / "o")
+    (tmp_path / "c" / "model.safetensors").write_bytes((tmp_path / "o" / "model.safetensors").read_bytes())
+    with pytest.raises(BlobError, match="do not fit model 'cnn'"):
+        load_checkpoint(tmp_path / "c")
+
+    # a pickle planted as the weights is never unpickled
+    class Boom:
+        def __reduce__(self):
+            return (exec, ("raise SystemExit('pickle executed')",))
+
+    (tmp_path / "c" / "model.safetensors").write_bytes(pickle.dumps(Boom()))
+    with pytest.raises(BlobError, match="not a readable safetensors"):
+        load_checkpoint(tmp_path / "c")
+
+
+def test_mnist1d_is_the_published_split():
+    ds = bb.load("mnist1d")
+    assert len(ds.train) + len(ds.val) == 4000 and len(ds.test) == 1000 and ds.spec.input_shape == (40, 1)
+    shuffled = bb.load("mnist1d_shuffled")
+    # the same values at permuted positions, the same labels
+    assert torch.equal(shuffled.test.y, ds.test.y)
+    assert torch.equal(shuffled.test.x.sort(1).values, ds.test.x.sort(1).values)
+    assert not torch.equal(shuffled.test.x, ds.test.x)
+
+
+@pytest.mark.slow
+def test_mnist1d_published_ordering_cnn_over_mlp():
+    ds = bb.load("mnist1d")
+    assert bb.train(ds, "cnn", quiet=True).metrics["accuracy"] >= 0.90
+    assert bb.train(ds, "mlp", quiet=True).metrics["accuracy"] < 0.75
