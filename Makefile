@@ -5,12 +5,13 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 export MPLBACKEND := Agg
 
-.PHONY: install install-dev demo test test-all lint bench clean
+.PHONY: install install-dev system-deps demo test test-all lint bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml scripts/extra-installs.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[all]'
+	bash scripts/extra-installs.sh $(PY)
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
@@ -20,13 +21,18 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# Debian packages the tests and reports use (Chromium for the browser test, a CJK font for glyphs).
+# Installed when root and apt-get are there; everything still works, with a clear message, without them.
+system-deps:
+	@bash scripts/system-deps.sh
+
 demo: install
 	$(VENV)/bin/blobbotronic demo
 
-test: install-dev
+test: install-dev system-deps
 	$(PY) -m pytest -q -m "not slow and not gpu" -n 2
 
-test-all: install-dev
+test-all: install-dev system-deps
 	$(PY) -m pytest -q -m "not gpu" -n 2
 
 lint: install-dev

@@ -237,6 +237,22 @@ def cmd_demo(args: argparse.Namespace) -> None:
 # ---- the parser ---------------------------------------------------------------------------------
 
 
+def training_flags(sp: argparse.ArgumentParser) -> None:
+    """The flags every training command shares."""
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--budget", help="'6000 steps', '30 epochs' or '60s' (default: the data set's own)")
+    sp.add_argument("--batch-size", type=int)
+    sp.add_argument("--lr", type=float, help="learning rate (default: the model family's)")
+    sp.add_argument("--patience", type=int, help="validation checks without improvement before stopping")
+    sp.add_argument("--threads", type=int, help="CPU threads per run (default 1)")
+    sp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+# Modules that add sub-commands: each has register(add) and decorates its runner with @command(name).
+COMMAND_MODULES = ["blobbotronic.compare.commands", "blobbotronic.explain.commands", "blobbotronic.claims.commands"]
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="blobbotronic", description="Weigh convolutional and recurrent networks on evidence.")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")
@@ -251,16 +267,6 @@ def build_parser() -> argparse.ArgumentParser:
     add("datasets", "list the built-in data sets")
     sp = add("models", "list the models, or one model's parameters")
     sp.add_argument("--params", metavar="NAME", help="show the parameters of model NAME")
-
-    def training_flags(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--seed", type=int, default=0)
-        sp.add_argument("--budget", help="'6000 steps', '30 epochs' or '60s' (default: the data set's own)")
-        sp.add_argument("--batch-size", type=int)
-        sp.add_argument("--lr", type=float, help="learning rate (default: the model family's)")
-        sp.add_argument("--patience", type=int, help="validation checks without improvement before stopping")
-        sp.add_argument("--threads", type=int, help="CPU threads per run (default 1)")
-        sp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-        sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sp = add("train", "train one model on one data set and save a checkpoint")
     sp.add_argument("--data", required=True, help="a built-in data set name, a file or a folder")
@@ -280,6 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("predict", "run a checkpoint on new input files")
     sp.add_argument("--checkpoint", required=True)
     sp.add_argument("inputs", nargs="+", help="input files (images, CSV rows, .npy sequences)")
+
+    import importlib
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(add)
     return p
 
 

@@ -13,7 +13,7 @@ from ..registry import Registry
 
 MODELS = Registry("model")
 
-from . import mlp, cnn, rnn, hybrid, attention  # noqa: E402,F401  (families register on import)
+from . import mlp, cnn, rnn, hybrid, attention, text, seq2seq, video  # noqa: E402,F401  (families register on import)
 from .base import Model  # noqa: E402
 
 __all__ = ["MODELS", "Model", "create", "params_schema", "resolve_params", "Param"]
@@ -96,7 +96,7 @@ def create(name: str, spec: Spec, **params: Any) -> Model:
             f"Model {name!r} cannot take {spec.modality} data (data set {spec.name!r}); it takes "
             f"{', '.join(accepts)}. Models for {spec.modality} data: {others}."
         )
-    tasks = entry.tags.get("tasks", ("classify", "regress"))
+    tasks = entry.tags.get("tasks", ("classify", "regress", "forecast"))
     if spec.task not in tasks:
         raise BlobError(f"Model {name!r} cannot do the {spec.task!r} task of {spec.name!r}; it does {', '.join(tasks)}.")
     resolved = resolve_params(name, params)

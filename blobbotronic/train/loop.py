@@ -16,6 +16,7 @@ from ..data.spec import Dataset
 from ..errors import BlobError
 from .budget import Budget
 from .metrics import count_params, evaluate, flops_per_sample, headline, peak_rss_mb, reset_peak_rss
+from .tasks import task_for
 
 
 @dataclass
@@ -221,7 +222,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
         cbs.append(EarlyStopping(cfg.patience))
     if not cfg.quiet:
         cbs.append(ProgressBar(f"{getattr(model, 'name', 'model')} on {data.spec.name}"))
-    loss_fn = nn.functional.cross_entropy if data.spec.is_classification else nn.functional.mse_loss
+    task = task_for(data.spec)
     history: list[dict[str, float]] = []
     best_state = copy.deepcopy(model.state_dict())
     reset_peak_rss()
@@ -251,7 +252,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
                 g["lr"] = lr
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 out = model(xb, lb)
-            loss = loss_fn(out.float(), yb.view_as(out) if not data.spec.is_classification else yb)
+            loss = task.loss(out, yb, lb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.clip:

@@ -1,4 +1,4 @@
-"""Task metrics (accuracy, macro-F1, MAE/RMSE) and cost meters (parameters, FLOPs, memory, latency)."""
+"""Evaluation of a model on a split (metrics come from the task) and cost meters (parameters, FLOPs, memory, latency)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..data.spec import Spec, Split
+from .tasks import confusion, task_for  # noqa: F401  (confusion re-exported for reports)
 
 
 @torch.no_grad()
@@ -24,44 +25,18 @@ def predict_batches(model: nn.Module, split: Split, batch_size: int = 1024) -> t
     return torch.cat(outs) if outs else torch.empty(0)
 
 
-def confusion(pred: torch.Tensor, y: torch.Tensor, n: int) -> torch.Tensor:
-    """(n, n) counts, rows = true class, columns = predicted class."""
-    return torch.bincount(y.long() * n + pred.long(), minlength=n * n).view(n, n).cpu()
-
-
-def task_metrics(spec: Spec, out: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    """The metrics of the spec's task; the first key is the headline metric."""
-    if spec.is_classification:
-        loss = nn.functional.cross_entropy(out, y).item()
-        pred = out.argmax(1)
-        cm = confusion(pred, y, spec.n_outputs).double()
-        tp, support, predicted = cm.diag(), cm.sum(1), cm.sum(0)
-        f1 = torch.where(support + predicted > 0, 2 * tp / (support + predicted).clamp_min(1), torch.zeros_like(tp))
-        present = support > 0
-        return {
-            "accuracy": (pred == y).float().mean().item(),
-            "macro_f1": f1[present].mean().item(),
-            "loss": loss,
-        }
-    out = out.view_as(y) if out.numel() == y.numel() else out
-    err = out - y
-    return {
-        "mae": err.abs().mean().item(),
-        "rmse": err.pow(2).mean().sqrt().item(),
-        "loss": err.pow(2).mean().item(),
-    }
+def evaluate(model: nn.Module, spec: Spec, split: Split) -> dict[str, float]:
+    """The task's metrics of ``model`` on a split (evaluation mode, restored afterwards)."""
+    was = model.training
+    out = predict_batches(model, split)
+    model.train(was)
+    return task_for(spec).metrics(out, split.y, split.lengths)
 
 
 def headline(spec: Spec) -> tuple[str, bool]:
     """The metric that ranks models, and whether higher is better."""
-    return ("accuracy", True) if spec.is_classification else ("mae", False)
-
-
-def evaluate(model: nn.Module, spec: Spec, split: Split) -> dict[str, float]:
-    was = model.training
-    out = predict_batches(model, split)
-    model.train(was)
-    return task_metrics(spec, out, split.y)
+    task = task_for(spec)
+    return task.headline, task.higher_is_better
 
 
 # ---- cost meters -------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Forecasting data: windows over a series, walk-forward splits, built-in price and count series."""

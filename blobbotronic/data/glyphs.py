@@ -1,0 +1,1 @@
+"""CJK glyph rendering: find a font, render each character as a small bitmap, cache them."""

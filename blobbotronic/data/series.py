@@ -1,0 +1,1 @@
+"""UCR/UEA time series (.ts reader, built-ins bundled with aeon) and spoken-digit MFCC frames."""

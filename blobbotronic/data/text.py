@@ -1,0 +1,1 @@
+"""Text data: tokenizers, vocabularies, text-classification and entity-tagging files and built-ins."""

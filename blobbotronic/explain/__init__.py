@@ -1,0 +1,1 @@
+"""Explain: filters, feature maps, saliency, memory curves and memory horizons."""

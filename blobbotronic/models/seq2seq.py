@@ -1,0 +1,1 @@
+"""Encoder-decoder models for translation: recurrent with attention, convolutional, transformer."""

@@ -1,0 +1,1 @@
+"""Models for text and tagging: glyph CNN+LSTM, per-token taggers."""

@@ -1,0 +1,5 @@
+"""Command-line verbs of blobbotronic.report."""
+
+
+def register(add) -> None:
+    """Add this module's sub-commands: ``sp = add(name, help)`` returns an argparse sub-parser."""

@@ -1,0 +1,1 @@
+"""The forecast task: loss, MAE/RMSE/MASE and direction accuracy."""

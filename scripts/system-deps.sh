@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Debian packages used by tests and reports. Missing ones are reported, never fatal: the code that
+# needs them says what to install.
+set -u
+PKGS="chromium chromium-driver fonts-wqy-microhei"
+missing=""
+for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing Debian packages:$missing"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing) >/tmp/blobbotronic-apt.log 2>&1 \
+    || echo "warning: could not install$missing (see /tmp/blobbotronic-apt.log); tests that need them will say so"
+else
+  echo "note: not root or no apt-get; please install:$missing"
+fi
+exit 0
