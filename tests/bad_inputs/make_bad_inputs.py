@@ -1,0 +1,345 @@
+"""Generator of the bad input files in this folder, their manifest.json and README.md.
+
+Run from anywhere: ``python tests/bad_inputs/make_bad_inputs.py``. The output is deterministic; the
+generated files are committed so that the tests need no generation step. Each case says how the file
+is read (``load`` with loader options, or ``predict`` with a Spec), what is wrong with it, and the
+text the BlobError must mention besides the file's name.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import struct
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+HERE = Path(__file__).resolve().parent
+KEEP = {"make_bad_inputs.py", "README.md", "manifest.json"}
+CASES: list[dict] = []
+
+TABLE_SPEC = {
+    "name": "pets",
+    "modality": "table",
+    "task": "classify",
+    "input_shape": [4],
+    "n_outputs": 2,
+    "classes": ["cat", "dog"],
+    "extra": {
+        "columns": ["age", "colour"],
+        "features": ["age", "colour=blue", "colour=green", "colour=red"],
+        "medians": {"age": 33.0},
+        "categories": {"colour": ["blue", "green", "red"]},
+        "scaler": {"mean": [35.0, 0.0, 0.0, 0.0], "std": [12.0, 1.0, 1.0, 1.0]},
+        "label": "species",
+    },
+}
+IMAGE_SPEC = {
+    "name": "shapes",
+    "modality": "image",
+    "task": "classify",
+    "input_shape": [1, 8, 8],
+    "n_outputs": 2,
+    "classes": ["a", "b"],
+    "extra": {"size": [8, 8], "grey": True, "classes": ["a", "b"]},
+}
+SEQUENCE_SPEC = {
+    "name": "waves",
+    "modality": "sequence",
+    "task": "classify",
+    "input_shape": [10, 2],
+    "n_outputs": 2,
+    "classes": ["a", "b"],
+    "extra": {},
+}
+GOOD_CSV = "size,colour,label\n1,red,a\n2,blue,b\n3,red,a\n4,blue,b\n"
+
+
+def case(
+    path: str, problem: str, mentions: tuple[str, ...] = (), options: dict | None = None, spec: dict | None = None
+) -> Callable[[Callable[[Path], None]], None]:
+    """Describe a bad input; call the result with a writer, which gets the file's path (under this folder)."""
+
+    def decorate(write: Callable[[Path], None]) -> None:
+        target = HERE / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write(target)
+        via = "predict" if spec else "load"
+        CASES.append(
+            {
+                "id": path.replace("/", "-"),
+                "path": path,
+                "via": via,
+                "options": options or {},
+                "spec": spec,
+                "problem": problem,
+                "mentions": list(mentions),
+            }
+        )
+
+    return decorate
+
+
+def text(content: str, encoding: str = "utf-8") -> Callable[[Path], None]:
+    return lambda p: p.write_bytes(content.encode(encoding))
+
+
+def png(seed: int, size: int = 8, mode: str = "L") -> bytes:
+    rng = np.random.default_rng(seed)
+    shape = (size, size) if mode == "L" else (size, size, 3)
+    buf = io.BytesIO()
+    Image.fromarray((rng.random(shape) * 255).astype(np.uint8), mode).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def jpeg(seed: int, size: int = 32) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray((np.random.default_rng(seed).random((size, size, 3)) * 255).astype(np.uint8)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def bomb_png() -> bytes:
+    """A 68-byte PNG whose header declares 100,000 x 100,000 pixels."""
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(b"\0"))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+def corrupt_png() -> bytes:
+    """A PNG whose compressed pixel data is overwritten (the header still reads fine)."""
+    data = bytearray(png(99, size=16))
+    start = data.find(b"IDAT") + 8
+    data[start : start + 12] = b"\xff" * 12
+    return bytes(data)
+
+
+def npz(**arrays: np.ndarray) -> Callable[[Path], None]:
+    def write(p: Path) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        p.write_bytes(buf.getvalue())
+
+    return write
+
+
+def cut_short(write: Callable[[Path], None], keep: int) -> Callable[[Path], None]:
+    """A writer that writes a file and then keeps only its first ``keep`` bytes."""
+
+    def write_cut(p: Path) -> None:
+        write(p)
+        p.write_bytes(p.read_bytes()[:keep])
+
+    return write_cut
+
+
+def npy(array: np.ndarray) -> bytes:
+    """An array in .npy format (np.save to a path would append '.npy' to a name ending in '.npz')."""
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def image_folder(files: dict[str, bytes]) -> Callable[[Path], None]:
+    def write(p: Path) -> None:
+        for name, data in files.items():
+            (p / name).parent.mkdir(parents=True, exist_ok=True)
+            (p / name).write_bytes(data)
+
+    return write
+
+
+def good_images() -> dict[str, bytes]:
+    return {f"{c}/{i}.png": png(10 * k + i) for k, c in enumerate("ab") for i in range(2)}
+
+
+def define_cases() -> None:
+    # --- CSV tables -------------------------------------------------------------------------------
+    case("ragged.csv", "line 3 has 4 fields, the header 3", ("line 3", "expected 3", "found 4"))(
+        text("a,b,label\n1,2,x\n3,4,5,y\n5,6,x\n")
+    )
+    case("ragged.tsv", "tab-separated; line 4 has 2 fields, the header 3", ("line 4", "found 2"))(
+        text("a\tb\tlabel\n1\t2\tx\n3\t4\ty\n5\tx\n")
+    )
+    case("bad_quotes.csv", "text after a closing quote", ("line 3", "quote"))(text('a,b,label\n1,2,x\n3,"4"5,y\n'))
+    case("unclosed_quote.csv", "a quote that never closes", ("quote",))(text('a,b,label\n1,"2,x\n3,4,y\n'))
+    case("empty.csv", "zero bytes", ("empty",))(text(""))
+    case("blank_lines.csv", "only blank lines", ("empty",))(text("\n  \n\n"))
+    case("header_only.csv", "a header but no data rows", ("no data rows",))(text("a,b,label\n"))
+    case(
+        "missing_label_column.csv",
+        "label='outcome' is not a column",
+        ("outcome", "Columns present: a, b, label"),
+        options={"label": "outcome"},
+    )(text("a,b,label\n1,2,x\n3,4,y\n"))
+    case("single_class.csv", "every label is 'yes'", ("single class", "yes"))(
+        text("a,b,label\n1,2,yes\n3,4,yes\n5,6,yes\n")
+    )
+    case("latin1.csv", "Latin-1 bytes (é as 0xe9), not UTF-8", ("UTF-8", "line 3", "0xe9"))(
+        text("name,score,label\nAnn,1,a\nJosé,2,b\n", "latin-1")
+    )
+    case("utf16.csv", "UTF-16 encoded", ("UTF-16",))(text("a,b,label\n1,2,x\n3,4,y\n", "utf-16"))
+    case("garbage.csv", "random binary bytes named .csv", ("not a text file",))(
+        lambda p: p.write_bytes(b"\x00" + np.random.default_rng(7).integers(0, 256, 300, dtype=np.uint8).tobytes())
+    )
+    case("inf_values.csv", "an infinite value in a numeric column", ("line 3", "column 'b'", "infinite"))(
+        text("a,b,label\n1,2,x\n3,inf,y\n5,6,x\n")
+    )
+    case("inf_label.csv", "an infinite regression target", ("line 2", "infinite"), options={"task": "regress"})(
+        text("a,target\n1,-inf\n2,3.5\n3,4.25\n")
+    )
+    case("missing_label_value.csv", "line 3 has an empty label", ("line 3", "label is missing"))(
+        text("a,b,label\n1,2,x\n3,4,\n5,6,y\n")
+    )
+    case("duplicate_columns.csv", "the header names 'a' twice", ("'a'", "more than once"))(
+        text("a,a,label\n1,2,x\n3,4,y\n")
+    )
+    case("label_only.csv", "no feature columns, only a label", ("no feature columns",))(text("label\nx\ny\nx\n"))
+    case("semicolons.csv", "separated by semicolons, read as one column", ("semicolons",))(
+        text("a;b;label\n1;2;x\n3;4;y\n")
+    )
+    case(
+        "text_label_regress.csv",
+        "task='regress' with text labels",
+        ("line 2", "not a number"),
+        options={"task": "regress"},
+    )(text("a,b,label\n1,2,x\n3,4,y\n"))
+    case(
+        "bad_task_option.csv",
+        "task='cluster' is not a task",
+        ("cluster", "classify, regress"),
+        options={"task": "cluster"},
+    )(text(GOOD_CSV))
+    case(
+        "unknown_option.csv",
+        "an option the CSV loader does not take",
+        ("colour", "valid options"),
+        options={"colour": "red"},
+    )(text(GOOD_CSV))
+
+    # --- .npz arrays ------------------------------------------------------------------------------
+    x = np.arange(24, dtype=np.float32).reshape(8, 3)
+    y = np.array([0, 1] * 4)
+    nan_x = x.copy()
+    nan_x[2, 1] = np.nan
+    case("nan.npz", "a NaN in x at (2, 1)", ("'x'", "NaN", "(2, 1)"))(npz(x=nan_x, y=y))
+    case("object_array.npz", "x is an object array (only readable by unpickling)", ("object array", "pickle"))(
+        npz(x=np.array([[1, 2], [3]], dtype=object), y=np.array([0, 1]))
+    )
+    case("mismatched_xy.npz", "8 inputs but 6 targets", ("8 samples", "6"))(npz(x=x, y=y[:6]))
+    case("missing_keys.npz", "arrays named data and labels, not x and y", ("'x'", "'data'"))(npz(data=x, labels=y))
+    case("not_an_archive.npz", "a text file named .npz", ("not an .npz archive",))(text("x,y\n1,2\n"))
+    case("single_array.npz", "a lone .npy array named .npz", ("single array",))(lambda p: p.write_bytes(npy(x)))
+    case("truncated.npz", "an archive cut short", ("not a readable .npz",))(cut_short(npz(x=x, y=y), keep=300))
+    case("one_dim_x.npz", "x has one dimension", ("shape (8,)",))(npz(x=np.arange(8.0), y=y))
+    case("text_x.npz", "x holds strings", ("'x'", "numbers"))(npz(x=np.array([["a", "b"]] * 8), y=y))
+    case("single_class.npz", "every y is 3", ("single class", "'3'"))(npz(x=x, y=np.full(8, 3)))
+    case(
+        "wrong_modality.npz", "modality='image' for a 2-D x", ("image", "4 dimensions"), options={"modality": "image"}
+    )(npz(x=x, y=y))
+    case("test_shape.npz", "x_test has 2 features, x has 3", ("x_test",))(
+        npz(x=x, y=y, x_test=np.zeros((2, 2)), y_test=np.array([0, 1]))
+    )
+    case("empty_x.npz", "x has no samples", ("empty",))(npz(x=np.zeros((0, 3)), y=np.zeros(0, dtype=int)))
+    case("half_test.npz", "x_test without y_test", ("y_test",))(npz(x=x, y=y, x_test=x))
+
+    # --- folders of images ------------------------------------------------------------------------
+    case("corrupt_png", "b/broken.png has damaged pixel data", ("broken.png",))(
+        image_folder({**good_images(), "b/broken.png": corrupt_png()})
+    )
+    case("truncated_jpeg", "b/cut.jpg is cut short", ("cut.jpg", "truncated"))(
+        image_folder({"a/1.jpg": jpeg(1), "a/2.jpg": jpeg(2), "b/1.jpg": jpeg(3), "b/cut.jpg": jpeg(4)[:-400]})
+    )
+    case("bomb_png", "b/bomb.png declares 100,000 x 100,000 pixels", ("bomb.png", "decompression bomb"))(
+        image_folder({**good_images(), "b/bomb.png": bomb_png()})
+    )
+    case("tiff_as_png", "b/fake.png is really a TIFF", ("fake.png",))(
+        image_folder({**good_images(), "b/fake.png": tiff()})
+    )
+    case("single_class_folder", "only one class subfolder", ("only the class 'cats'",))(
+        image_folder({"cats/1.png": png(1), "cats/2.png": png(2)})
+    )
+    case("no_class_folders", "images directly in the folder, no class subfolders", ("subfolder",))(
+        image_folder({"1.png": png(1), "2.png": png(2)})
+    )
+    case("no_images", "class subfolders hold no images", ("no subfolder holds images",))(
+        image_folder({"a/notes.txt": b"not an image\n", "b/notes.txt": b"not an image\n"})
+    )
+    case("bad_size_option", "size='huge' is not a size", ("size='huge'",), options={"size": "huge"})(
+        image_folder(good_images())
+    )
+    case("bad_grey_option", "grey='maybe' is not yes/no", ("grey='maybe'",), options={"grey": "maybe"})(
+        image_folder(good_images())
+    )
+
+    # --- new inputs for predict -------------------------------------------------------------------
+    case("predict_missing_column.csv", "no 'colour' column", ("'colour'",), spec=TABLE_SPEC)(text("age,weight\n31,4\n"))
+    case("predict_not_a_number.csv", "age 'old' is text in a numeric column", ("line 3", "'old'"), spec=TABLE_SPEC)(
+        text("age,colour\n31,red\nold,blue\n")
+    )
+    case("predict_no_header.csv", "the header row is missing", ("missing feature column",), spec=TABLE_SPEC)(
+        text("31,red\n40,blue\n")
+    )
+    case("predict_bomb.png", "declares 100,000 x 100,000 pixels", ("decompression bomb",), spec=IMAGE_SPEC)(
+        lambda p: p.write_bytes(bomb_png())
+    )
+    case("predict_truncated.jpg", "a JPEG cut short", ("truncated",), spec=IMAGE_SPEC)(
+        lambda p: p.write_bytes(jpeg(5)[:-400])
+    )
+    case("predict_pickle.npy", "an object array (only readable by unpickling)", ("pickle",), spec=SEQUENCE_SPEC)(
+        lambda p: np.save(p, np.array([[1, 2], [3]], dtype=object), allow_pickle=True)
+    )
+    case("predict_wrong_channels.npy", "3 channels where the model reads 2", ("(10, 3)",), spec=SEQUENCE_SPEC)(
+        lambda p: np.save(p, np.zeros((10, 3), dtype=np.float32))
+    )
+    case("predict_nan_sequence.csv", "a NaN in a sequence", ("NaN",), spec=SEQUENCE_SPEC)(text("1,2\n3,nan\n5,6\n"))
+
+
+def tiff() -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(buf, "TIFF")
+    return buf.getvalue()
+
+
+def write_readme() -> None:
+    rows = [f"| `{c['path']}` | {c['via']} | {_options_cell(c)} | {c['problem']} |" for c in CASES]
+    (HERE / "README.md").write_text(
+        "# Bad inputs\n\n"
+        "Small broken files, each of which must raise a `BlobError` that names the file (and never another\n"
+        "exception). `tests/test_loaders.py` runs every case in `manifest.json`. Regenerate everything with\n"
+        "`python tests/bad_inputs/make_bad_inputs.py`; edit that script, not the files.\n\n"
+        "*load* means `blobbotronic.data.load(path, **options)`; *predict* means `read_inputs(spec, [path])`\n"
+        "with the case's Spec from `manifest.json`.\n\n"
+        "| file | read by | loader options | what is wrong |\n|---|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
+
+
+def _options_cell(c: dict) -> str:
+    if c["spec"]:
+        return f"spec `{c['spec']['name']}` ({c['spec']['modality']})"
+    return ", ".join(f"`{k}={v!r}`" for k, v in c["options"].items()) or "-"
+
+
+def main() -> None:
+    for entry in HERE.iterdir():
+        if entry.name not in KEEP and not entry.name.startswith("."):
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    define_cases()
+    (HERE / "manifest.json").write_text(json.dumps(CASES, indent=1) + "\n")
+    write_readme()
+
+
+if __name__ == "__main__":
+    main()
