@@ -99,3 +99,13 @@ def test_fast_gru_equals_torch_gru():
         mask = (torch.arange(7)[None] < lengths[:, None])[..., None]
         torch.testing.assert_close(out * mask, ref_out, atol=1e-5, rtol=1e-4)
         torch.testing.assert_close(final, torch.cat(list(h[-(2 if bidir else 1):]), -1), atol=1e-5, rtol=1e-4)
+
+
+def test_gru_scan_backward_matches_numerical_gradients():
+    from blobbotronic.models.rnn import GRUScan
+
+    torch.manual_seed(0)
+    gi = torch.randn(5, 2, 3, 12, dtype=torch.double, requires_grad=True)
+    w = torch.randn(2, 12, 4, dtype=torch.double, requires_grad=True)
+    b = torch.randn(2, 12, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(GRUScan.apply, (gi, w, b))

@@ -1,0 +1,121 @@
+"""Training speed on MNIST-1D: blobbotronic's loop against a plain reference loop, in one process.
+
+The reference is PyTorch written the usual way: the same architecture as plain modules (nn.GRU for the
+GRU), a shuffled DataLoader, Adam with default settings, PyTorch's default thread count and
+``loss.item()`` every step. Both train the same number of steps at batch 100 and are then measured
+on the test split. Prints a table (``--json``: one object). A benchmark prints numbers; no test
+asserts timings.
+
+    python bench/train_speed.py                    # mlp, cnn, gru, lstm
+    python bench/train_speed.py --models gru --steps 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+from torch import nn
+
+import blobbotronic as bb
+from blobbotronic.train import TrainConfig, fit, seed_everything
+
+DEFAULT_STEPS = {"mlp": 3000, "cnn": 1500, "gru": 600, "lstm": 600}
+
+
+class RefRNN(nn.Module):
+    """The usual recurrent classifier: nn.GRU / nn.LSTM, the last step's output into a linear head."""
+
+    def __init__(self, cell: type[nn.Module], hidden: int = 64, classes: int = 10):
+        super().__init__()
+        self.rnn = cell(1, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, classes)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.head(out[:, -1])
+
+
+def reference_model(name: str, ds: bb.Dataset) -> nn.Module:
+    if name == "gru":
+        return RefRNN(nn.GRU)
+    if name == "lstm":
+        return RefRNN(nn.LSTM)
+    # mlp and cnn: blobbotronic's own modules are plain nn.Modules already; the difference is the loop
+    return bb.create_model(name, ds.spec)
+
+
+def reference_loop(model: nn.Module, ds: bb.Dataset, steps: int, seed: int) -> float:
+    """Train the usual way; returns seconds."""
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(ds.train.x, ds.train.y), batch_size=100, shuffle=True, drop_last=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2 if not isinstance(model, RefRNN) else 3e-3)
+    model.train()
+    step, start = 0, time.perf_counter()
+    while step < steps:
+        for xb, yb in loader:
+            loss = nn.functional.cross_entropy(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            _ = loss.item()  # the usual per-step logging
+            step += 1
+            if step == steps:
+                break
+    return time.perf_counter() - start
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, ds: bb.Dataset) -> float:
+    model.eval()
+    return (model(ds.test.x).argmax(1) == ds.test.y).float().mean().item()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default="mlp,cnn,gru,lstm")
+    ap.add_argument("--steps", type=int, help="steps per model (default: per model, see DEFAULT_STEPS)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    ds = bb.load("mnist1d")
+    default_threads = torch.get_num_threads()
+    rows = []
+    for name in args.models.split(","):
+        steps = args.steps or DEFAULT_STEPS.get(name, 1000)
+        # the reference first, with PyTorch's default threads
+        torch.set_num_threads(default_threads)
+        seed_everything(args.seed)
+        ref = reference_model(name, ds)
+        ref_s = reference_loop(ref, ds, steps, args.seed)
+        ref_acc = accuracy(ref, ds)
+        # blobbotronic: the same steps, its own defaults (threads, fused AdamW, no per-step sync)
+        seed_everything(args.seed)
+        model = bb.create_model(name, ds.spec)
+        run = fit(model, ds, TrainConfig(budget=f"{steps} steps", patience=None, quiet=True, seed=args.seed))
+        ours_s = run.cost["train_seconds"]
+        rows.append({"model": name, "steps": steps, "ref_steps_per_s": steps / ref_s,
+                     "ours_steps_per_s": steps / ours_s, "speedup": ref_s / ours_s,
+                     "ref_accuracy": ref_acc, "ours_accuracy": run.metrics["accuracy"],
+                     "ref_threads": default_threads, "ours_threads": run.cost["threads"]})
+    torch.set_num_threads(default_threads)
+    if args.json:
+        print(json.dumps({"rows": rows}))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table("model", "steps", "reference steps/s", "blobbotronic steps/s", "speed-up", "reference acc", "our acc",
+              title="MNIST-1D training speed, batch 100 (same process, same steps)")
+    for r in rows:
+        t.add_row(r["model"], str(r["steps"]), f"{r['ref_steps_per_s']:.0f}", f"{r['ours_steps_per_s']:.0f}",
+                  f"{r['speedup']:.2f}x", f"{r['ref_accuracy']:.3f}", f"{r['ours_accuracy']:.3f}")
+    Console().print(t)
+
+
+if __name__ == "__main__":
+    main()
