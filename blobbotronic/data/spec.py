@@ -90,16 +90,22 @@ class Split:
 
 @dataclass
 class Dataset:
-    """A Spec and its three splits. The test split is only touched for final numbers."""
+    """A Spec and its three splits. The test split is only touched for final numbers.
+
+    ``extra_tests`` are named variants of the test split (digits shifted or rotated, say) that a
+    trained model is also measured on, so one training run answers "does it still work when...".
+    """
 
     spec: Spec
     train: Split
     val: Split
     test: Split
     meta: dict[str, Any] = field(default_factory=dict)
+    extra_tests: dict[str, Split] = field(default_factory=dict)
 
     def to(self, device: torch.device | str) -> "Dataset":
-        return Dataset(self.spec, self.train.to(device), self.val.to(device), self.test.to(device), self.meta)
+        return Dataset(self.spec, self.train.to(device), self.val.to(device), self.test.to(device), self.meta,
+                       {k: v.to(device) for k, v in self.extra_tests.items()})
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}

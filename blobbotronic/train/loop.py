@@ -98,7 +98,7 @@ class Run:
     val_metrics: dict[str, float]
     history: list[dict[str, float]]
     cost: dict[str, Any]
-    stopped: str  # budget | early | time
+    stopped: str  # budget | early | time | untrained (nothing to learn: a baseline)
 
     def summary(self) -> dict[str, Any]:
         return {"metrics": self.metrics, "val_metrics": self.val_metrics, "cost": self.cost, "stopped": self.stopped}
@@ -210,8 +210,9 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
 
     rule = getattr(model, "rule", None) == "perceptron"
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = None if rule else torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                              fused=device.type in ("cpu", "cuda"))
+    learns = rule or bool(params)  # a baseline with nothing to learn (a naive forecast) is only measured
+    opt = None if rule or not params else torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                                            fused=device.type in ("cpu", "cuda"))
     factor = _schedule(cfg.schedule, cfg.warmup)
     n, bs = len(data.train), cfg.batch_size
     total = cfg.budget.steps_for(n, bs)
@@ -253,16 +254,19 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 out = model(xb, lb)
             loss = task.loss(out, yb, lb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.clip:
-                nn.utils.clip_grad_norm_(params, cfg.clip)
-            opt.step()
+            if opt is not None:
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.clip:
+                    nn.utils.clip_grad_norm_(params, cfg.clip)
+                opt.step()
         loss_sum += loss.detach()
         loss_count += 1
         state.step += 1
         state.elapsed = time.perf_counter() - start
-        if total is not None and state.step >= total:
+        if not learns:
+            state.stop = "untrained"  # one step to measure it; more would change nothing
+        elif total is not None and state.step >= total:
             state.stop = "budget"
         elif cfg.budget.seconds is not None and state.elapsed >= cfg.budget.seconds:
             state.stop = "time"
@@ -303,5 +307,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
     }
     if device.type == "cuda":
         cost["peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
-    return Run(model, cfg, evaluate(model, data.spec, data.test), evaluate(model, data.spec, data.val),
-               history, cost, state.stop or "budget")
+    metrics = evaluate(model, data.spec, data.test)
+    for name, split in data.extra_tests.items():  # e.g. "accuracy@shift4": the same model on a variant test set
+        metrics[f"{metric}@{name}"] = evaluate(model, data.spec, split)[metric]
+    return Run(model, cfg, metrics, evaluate(model, data.spec, data.val), history, cost, state.stop or "budget")
