@@ -28,12 +28,12 @@ def load(source: str | Path, seed: int = 0, **options: Any) -> Dataset:
     """
     _register_file_loaders()
     name = str(source)
-    if name in DATASETS:
-        if options:
-            raise BlobError(f"Built-in data set {name!r} takes no options (got {', '.join(options)}).")
-        ds = DATASETS.get(name)(seed=seed)
-        ds.meta.setdefault("budget", DATASETS.tags(name).get("budget"))
-        ds.meta.setdefault("source", DATASETS.tags(name).get("source"))
+    base, colon, option_text = name.partition(":")  # "adding:lag=300" = load("adding", lag=300)
+    if name in DATASETS or (colon and base in DATASETS):
+        options = {**_builtin_options(base, option_text), **options}
+        ds = DATASETS.get(base)(seed=seed, **_coerce_builtin_options(base, options))
+        ds.meta.setdefault("budget", DATASETS.tags(base).get("budget"))
+        ds.meta.setdefault("source", DATASETS.tags(base).get("source"))
         return ds
     path = Path(name).expanduser()
     if not path.exists():
@@ -47,6 +47,42 @@ def load(source: str | Path, seed: int = 0, **options: Any) -> Dataset:
         kinds = ", ".join(sorted(s or "a folder" for s in FILE_LOADERS))
         raise BlobError(f"{path}: files of type {key or path.name!r} cannot be read; readable types: {kinds}.")
     return FILE_LOADERS.get(key)(path, seed=seed, **options)
+
+
+def _builtin_options(name: str, option_text: str) -> dict[str, str]:
+    """``lag=300,n=2000`` -> {"lag": "300", "n": "2000"} (the part of ``adding:lag=300,n=2000`` after the colon)."""
+    out = {}
+    for pair in filter(None, (p.strip() for p in option_text.split(","))):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise BlobError(f"Cannot read the option {pair!r} of data set {name!r}: "
+                            f"write {name}:NAME=VALUE,NAME=VALUE.")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _coerce_builtin_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Check options against the built-in's keyword-only parameters and convert CLI strings to their types."""
+    import inspect
+
+    params = {p.name: p for p in inspect.signature(DATASETS.get(name)).parameters.values()
+              if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    unknown = sorted(set(options) - set(params))
+    if unknown:
+        valid = ", ".join(f"{p.name}={p.default!r}" for p in params.values())
+        raise BlobError(f"Built-in data set {name!r} has no option {', '.join(map(repr, unknown))}; "
+                        + (f"its options: {valid}." if valid else "it takes no options."))
+    out = {}
+    for key, value in options.items():
+        kind = type(params[key].default)
+        try:
+            out[key] = kind(value) if kind in (int, float, str) else value
+            if kind is int and float(value) != out[key]:
+                raise ValueError
+        except ValueError:
+            kind_name = "whole number" if kind is int else kind.__name__
+            raise BlobError(f"Option {key!r} of data set {name!r} must be a {kind_name}, not {value!r}.") from None
+    return out
 
 
 def read_inputs(spec: Spec, paths: list[str | Path]) -> Any:
