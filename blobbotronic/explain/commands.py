@@ -1,5 +1,214 @@
-"""Command-line verbs of blobbotronic.explain."""
+"""Command-line verbs of blobbotronic.explain: ``explain`` (one checkpoint) and ``explain memory`` (the memory study).
+
+One verb with an optional positional word keeps both forms of the issue's commands:
+
+    blobbotronic explain --checkpoint CKPT [--input test:3 | FILE] [--out DIR] [--json]
+    blobbotronic explain memory [--models rnn,lstm,gru,cnn] [--lags 10,30,100] [--seeds 3]
+                                [--task adding|temporal_order|both] [--quick] [--out DIR] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..cli import command, console, emit
+from ..errors import BlobError
+
+MEMORY_FLAGS = ("models", "lags", "seeds", "task", "quick", "budget", "batch_size", "n", "lr", "workers", "store",
+                "curve_task", "curve_lag", "no_curves")
 
 
 def register(add) -> None:
     """Add this module's sub-commands: ``sp = add(name, help)`` returns an argparse sub-parser."""
+    sp = add("explain", "explain a checkpoint (filters, feature maps, Grad-CAM, saliency, memory curve), or with "
+                        "'memory' measure how far back each model remembers")
+    sp.add_argument("what", nargs="?", choices=["memory"], help="'memory': the memory-horizon study")
+    g = sp.add_argument_group("one checkpoint")
+    g.add_argument("--checkpoint", help="a checkpoint folder (blobbotronic train --save DIR)")
+    g.add_argument("--input", default="test:0",
+                   help="the input to explain: a file, or test:N / val:N / train:N of the checkpoint's data set")
+    g.add_argument("--target", help="class to explain, by name or index (default: the predicted class)")
+    m = sp.add_argument_group("explain memory")
+    m.add_argument("--models", help="comma-separated (default rnn,lstm,gru,cnn; attention also works)")
+    m.add_argument("--lags", help="comma-separated sequence lengths (default 10,30,100,300,1000; "
+                                  "--quick 10,30,100,200)")
+    m.add_argument("--seeds", type=int, help="training seeds per cell (default 3; --quick 2)")
+    m.add_argument("--task", choices=["adding", "temporal_order", "both"], help="default both (--quick: adding)")
+    m.add_argument("--quick", action="store_true", help="a demo-sized study: lags 10,30,100,200, 2 seeds, adding")
+    m.add_argument("--budget", help="training budget per run (default '1500 steps')")
+    m.add_argument("--batch-size", type=int, help="default 64")
+    m.add_argument("--n", type=int, help="sequences per data set, split 80/10/10 (default 6000)")
+    m.add_argument("--lr", type=float, help="learning rate (default: each family's)")
+    m.add_argument("--workers", type=int, help="parallel runs, one thread each (default: 1 on a GPU, else the cores)")
+    m.add_argument("--store", help="results store (default blobbotronic-runs.db): finished runs are reused")
+    m.add_argument("--curve-task", choices=["adding", "temporal_order"], help="data for the memory curves")
+    m.add_argument("--curve-lag", type=int, help="lag for the memory curves (default 100)")
+    m.add_argument("--no-curves", action="store_true", help="horizons only")
+    sp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    sp.add_argument("--out", help="folder for PNGs, section.html and result.json")
+
+
+@command("explain")
+def cmd_explain(args: argparse.Namespace) -> None:
+    if args.what == "memory":
+        if args.checkpoint:
+            raise BlobError("'explain memory' trains its own models; --checkpoint belongs to 'explain --checkpoint'.")
+        return _memory(args)
+    given = [f"--{k.replace('_', '-')}" for k in MEMORY_FLAGS if getattr(args, k, None) not in (None, False)]
+    if given:
+        raise BlobError(f"{', '.join(given)} belong to 'blobbotronic explain memory'; to explain one checkpoint "
+                        "give --checkpoint CKPT and --input.")
+    if not args.checkpoint:
+        raise BlobError("Give a checkpoint to explain (--checkpoint DIR), or run 'blobbotronic explain memory'.")
+    _checkpoint(args)
+
+
+# ---- one checkpoint ---------------------------------------------------------------------------------
+
+
+def resolve_input(spec: Any, source: str | None, text: str) -> tuple[Any, Any, str, Any]:
+    """``test:3`` (a split and index of the checkpoint's data set) or a file -> (x, lengths, label, data split)."""
+    from ..data import load, read_inputs
+
+    split_name, colon, index = text.partition(":")
+    data = None
+    if source is not None:
+        try:
+            data = load(source)
+        except BlobError:
+            data = None
+    if colon and split_name in ("test", "val", "train") and index.strip().lstrip("-").isdigit():
+        if data is None:
+            raise BlobError(f"--input {text}: the checkpoint's data set {source!r} cannot be loaded here; "
+                            "give an input file instead.")
+        split = getattr(data, split_name)
+        i = int(index)
+        if not -len(split) <= i < len(split):
+            raise BlobError(f"--input {text}: the {split_name} split has {len(split)} items (0-{len(split) - 1}).")
+        lengths = None if split.lengths is None else split.lengths[i : i + 1]
+        return split.x[i : i + 1], lengths, text, data.test
+    if not Path(text).exists():
+        raise BlobError(f"--input {text!r}: neither an existing file nor test:N, val:N or train:N.")
+    x, lengths, names = read_inputs(spec, [text])
+    return x, lengths, str(names[0]), None if data is None else data.test
+
+
+def explain_checkpoint(checkpoint: str | Path, input: str = "test:0", out: str | Path | None = None,
+                       target: str | None = None, device: str = "auto") -> dict[str, Any]:
+    """Every explainer that applies to the checkpoint's model, on one input; writes PNGs and section.html."""
+    from ..train import load_checkpoint
+    from ..train.loop import pick_device
+    from .explainers import explain_model
+    from .section import explain_section
+
+    dev = pick_device(device)
+    model, cfg = load_checkpoint(checkpoint, device=str(dev))
+    spec = model.spec
+    x, lengths, label, test = resolve_input(spec, cfg.get("dataset"), input)
+    cls = None
+    if target is not None:
+        if not spec.is_classification:
+            raise BlobError(f"--target: model {cfg['model']!r} does {spec.task}; there is no class to choose.")
+        cls = spec.classes.index(target) if target in spec.classes else int(target) if target.isdigit() else None
+        if cls is None or not 0 <= cls < spec.n_outputs:
+            raise BlobError(f"--target {target!r}: not a class of this model; classes: {', '.join(spec.classes)}.")
+    out = Path(out or Path("blobbotronic-out") / "explain" / Path(checkpoint).name)
+    x = x.to(dev)
+    if test is not None:
+        test = test.to(dev)
+    exps = explain_model(model, x, lengths, out=out, label=label, data=test, target=cls)
+    html = explain_section(exps, f"What {cfg['model']} sees: {label}")
+    (out / "section.html").write_text(html, encoding="utf-8")
+    result: dict[str, Any] = {"checkpoint": str(checkpoint), "model": cfg["model"], "input": label,
+                              "explanations": [e.to_dict() for e in exps],
+                              "figures": [f for e in exps for f in e.figures], "html": str(out / "section.html")}
+    curve = next((e for e in exps if e.name == "memory_curve"), None)
+    if curve is not None:
+        ig = curve.numbers["integrated_gradients"]
+        result["curves"] = {cfg["model"]: ig["shares"]}
+        result["last_quarter_share"] = {cfg["model"]: ig["last_quarter_share"]}
+    return result
+
+
+def _checkpoint(args: argparse.Namespace) -> None:
+    result = explain_checkpoint(args.checkpoint, args.input, args.out, args.target, args.device)
+
+    def show(r: dict[str, Any]) -> None:
+        c = console()
+        c.print(f"[bold]{r['model']}[/bold] on {r['input']}")
+        for e in r["explanations"]:
+            extra = ""
+            if e["name"] == "memory_curve":
+                extra = f" last-quarter share {e['numbers']['integrated_gradients']['last_quarter_share']:.2f}"
+            elif e["name"] == "gradcam" and e["numbers"].get("class") is not None:
+                extra = f" class {e['numbers']['class']}"
+            c.print(f"  {e['title']}{extra}" + (f" ({e['note']})" if e["note"] else ""))
+            for row in e["table"]:
+                c.print(f"    {row['layer']} {row['module']}: {row['before']} -> {row['after']} "
+                        f"({row['values_before']:,} -> {row['values_after']:,} values, /{row['reduction']:.1f})")
+        c.print("figures: " + ", ".join(r["figures"]))
+        c.print(f"HTML section: {r['html']}")
+
+    emit(args, result, show)
+
+
+# ---- explain memory ---------------------------------------------------------------------------------
+
+
+def _memory(args: argparse.Namespace) -> None:
+    from .horizon import DEFAULT_LAGS, DEFAULT_MODELS, QUICK_LAGS, TASKS, HorizonConfig, parse_lags
+    from .section import memory_section
+    from .study import memory_study
+
+    models = [m.strip() for m in (args.models or ",".join(DEFAULT_MODELS)).split(",") if m.strip()]
+    from ..models import MODELS
+
+    for m in models:
+        MODELS.entry(m)  # unknown names fail here, before any training
+    lags = parse_lags(args.lags) if args.lags else list(QUICK_LAGS if args.quick else DEFAULT_LAGS)
+    task = args.task or ("adding" if args.quick else "both")
+    tasks = list(TASKS) if task == "both" else [task]
+    seeds = args.seeds if args.seeds is not None else (2 if args.quick else 3)
+    if seeds < 1:
+        raise BlobError(f"--seeds must be at least 1, got {seeds}.")
+    defaults = HorizonConfig()
+    cfg = HorizonConfig(budget=args.budget or defaults.budget, batch_size=args.batch_size or defaults.batch_size,
+                        n=args.n or defaults.n, device=args.device, lr=args.lr)
+    out = Path(args.out or Path("blobbotronic-out") / "explain-memory")
+    quiet = args.json
+    progress = None if quiet else (lambda msg: console().print(msg, highlight=False))
+    result = memory_study(models, tasks, lags, seeds, cfg, out, workers=args.workers, store=args.store,
+                          curve_task=args.curve_task or tasks[0], curve_lag=args.curve_lag or 100,
+                          curves=not args.no_curves, progress=progress)
+    (out / "section.html").write_text(memory_section(result, result["findings"]), encoding="utf-8")
+    result["html"] = str(out / "section.html")
+    s = result["summary"]
+    obj = {"horizons": result["horizons"], "curves": result.get("curves", {}),
+           "last_quarter_share": result.get("last_quarter_share", {}), "figures": result["figures"],
+           "per_seed": s["per_seed"], "intervals": s["intervals"], "rates": s["rates"], "rule": s["rule"],
+           "criteria": s["criteria"], "config": result["config"], "lags": lags, "seeds": seeds, "tasks": tasks,
+           "curve_data": result.get("curve_data"), "curve_metrics": result.get("curve_metrics"),
+           "curves_gradient_x_input": result.get("curves_gradient_x_input", {}),
+           "last_quarter_share_gradient_x_input": result.get("last_quarter_share_gradient_x_input", {}),
+           "findings": result["findings"], "runs": result["runs"], "html": result["html"]}
+    (out / "result.json").write_text(json.dumps(obj, indent=1, default=str), encoding="utf-8")
+
+    def show(o: dict[str, Any]) -> None:
+        from rich.table import Table
+
+        t = Table("model", *[f"{t} (largest solved lag)" for t in tasks], "per seed", title="Memory horizon")
+        for model, per_task in o["horizons"].items():
+            seeds_txt = "; ".join(f"{t}: " + ",".join(str(v) for _, v in sorted(o["per_seed"][model][t].items()))
+                                  for t in tasks if t in o["per_seed"].get(model, {}))
+            t.add_row(model, *[str(per_task.get(k, "")) for k in tasks], seeds_txt)
+        c = console()
+        c.print(t)
+        for f in o["findings"]:
+            c.print("- " + f, highlight=False)
+        c.print("figures: " + ", ".join(o["figures"]))
+        c.print(f"HTML section: {o['html']}")
+
+    emit(args, obj, show)
