@@ -65,9 +65,11 @@ class HorizonConfig:
     device: str = "auto"
     lr: float | None = None  # None: each family's default
     patience: int | None = None
+    amp: bool = False  # float32 on GPUs too: a bf16 hidden state over 1,000 steps would change the question
 
     def train_overrides(self) -> dict[str, Any]:
-        out = {"batch_size": self.batch_size, "patience": self.patience, "device": self.device, "threads": 1}
+        out = {"batch_size": self.batch_size, "patience": self.patience, "device": self.device, "threads": 1,
+               "amp": self.amp}
         if self.lr is not None:
             out["lr"] = self.lr
         return out
