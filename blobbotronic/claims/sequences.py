@@ -1,0 +1,92 @@
+"""Claims about sequences: convolutions on temporal data, and recurrent networks for stock prices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .base import Arm, Claim, Evidence, Verdict, register
+from .figures import bars
+
+SEQ_DATA = {"quick": ("gunpoint", "japanese_vowels", "mnist1d"),
+            "full": ("gunpoint", "japanese_vowels", "basic_motions", "mnist1d", "spoken_digits", "movie_sentiment")}
+COSTS = ("train_seconds", "peak_rss_mb")
+
+
+def decide_cnn(ev: Evidence) -> Verdict:
+    """The claim is that a CNN on sequences needs much more effort and memory (and, implicitly, does worse)."""
+    tally, notes = {"cnn_as_good_and_cheaper": 0, "rnn_better": 0, "other": 0}, []
+    for ds in dict.fromkeys(d for _, d in ev.rows):
+        best_rnn = max(("lstm", "gru"), key=lambda a: ev.metric(a, ds).mean)
+        diff = ev.paired("cnn", best_rnn, ds)
+        cheaper = all(ev.cost("cnn", ds, c).mean <= ev.cost(best_rnn, ds, c).mean for c in COSTS)
+        if diff.high >= 0 and cheaper:
+            tally["cnn_as_good_and_cheaper"] += 1
+        elif diff.high < 0:
+            tally["rnn_better"] += 1
+        else:
+            tally["other"] += 1
+        t_ratio = ev.cost(best_rnn, ds, "train_seconds").mean / max(1e-9, ev.cost("cnn", ds, "train_seconds").mean)
+        notes.append(f"{ds}: cnn {ev.metric('cnn', ds).mean:.3f} vs {best_rnn} {ev.metric(best_rnn, ds).mean:.3f}, "
+                     f"{best_rnn} takes {t_ratio:.1f}x the CNN's time")
+    n = sum(tally.values())
+    rule = ("per data set: the CNN is 'as good and cheaper' when the paired accuracy difference to the better "
+            "recurrent model is not significantly negative and it uses no more training time and peak memory; "
+            "refuted if that holds on most data sets, supported if the recurrent model is significantly more "
+            "accurate on most, mixed otherwise")
+    if tally["cnn_as_good_and_cheaper"] > n / 2:
+        verdict = "refuted"
+    elif tally["rnn_better"] > n / 2:
+        verdict = "supported"
+    else:
+        verdict = "mixed"
+    return Verdict(verdict, "; ".join(notes), rule, tally)
+
+
+register(Claim(
+    id="cnn-on-sequences",
+    claim="Using a CNN's spatial filters on temporal data is a roundabout way that needs much more effort and memory.",
+    experiment="1-D CNN against LSTM and GRU on real sequence tasks (UCR/UEA gesture and speech series, MNIST-1D; "
+               "spoken digits and movie-review text in --full): accuracy, training time, peak memory, parameters.",
+    arms=[Arm(m, m, SEQ_DATA) for m in ("cnn", "lstm", "gru")],
+    decide=decide_cnn,
+    figures=lambda ev, out: [(bars(ev, Path(out) / "cnn-on-sequences.png"), "Test accuracy per data set.")],
+    budget={"quick": "40 epochs", "full": None},
+    order=110,
+))
+
+STOCK_MODELS = ("lstm", "gru", "cnn")
+
+
+def decide_stocks(ev: Evidence) -> Verdict:
+    naive = ev.metric("naive", "msft", "mase")
+    best = min(STOCK_MODELS, key=lambda a: ev.metric(a, "msft", "mase").mean)
+    b = ev.metric(best, "msft", "mase")
+    direction = ev.metric(best, "msft", "direction_accuracy")
+    key = (f"best learned model {best}: MASE {b} vs naive {naive.mean:.3f}; direction accuracy {direction}")
+    rule = ("walk-forward one-step forecasts of the daily MSFT close; supported if an RNN's MASE interval lies "
+            "below the naive last-value forecast's and its direction accuracy's interval lies above 0.5; refuted if "
+            "no learned model's mean MASE beats the naive forecast; mixed otherwise")
+    rnn_best = min(("lstm", "gru"), key=lambda a: ev.metric(a, "msft", "mase").mean)
+    r = ev.metric(rnn_best, "msft", "mase")
+    rd = ev.metric(rnn_best, "msft", "direction_accuracy")
+    if r.high < naive.mean and rd.low > 0.5:
+        verdict = "supported"
+    elif b.mean >= naive.mean:
+        verdict = "refuted"
+    else:
+        verdict = "mixed"
+    return Verdict(verdict, key, rule, {"naive_mase": naive.mean, "best": best, "best_mase": b.mean,
+                                        "direction_accuracy": direction.mean})
+
+
+register(Claim(
+    id="rnn-stocks",
+    claim="RNNs suit the stock market because the next price depends on earlier ones.",
+    experiment="Daily Microsoft closes 1986-2017 (pmdarima): LSTM, GRU and 1-D CNN on 30-day windows against the "
+               "naive last-value forecast, walk-forward (train on the past, test on the latest years).",
+    arms=[Arm(m, m, ("msft",)) for m in (*STOCK_MODELS, "naive")],
+    decide=decide_stocks,
+    figures=lambda ev, out: [(bars(ev, Path(out) / "rnn-stocks.png", "mase"), "MASE (lower is better; naive = 1 "
+                                                                              "in-sample).")],
+    order=120,
+))

@@ -1,0 +1,65 @@
+"""Run the claims suite: every claim (or a subset) through one store, then one report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import BlobError
+from .base import CLAIMS, Mode, run_claim
+
+DEFAULT_OUT = Path("blobbotronic-out") / "claims"
+
+
+def select(only: str | list[str] | None) -> list[str]:
+    from . import ordered
+
+    ids = ordered()
+    if not only:
+        return ids
+    wanted = [s.strip() for s in (only.split(",") if isinstance(only, str) else only) if s.strip()]
+    for w in wanted:
+        if w not in CLAIMS:
+            CLAIMS.entry(w)  # raises the unknown-name error listing the valid ids
+    return [i for i in ids if i in wanted]
+
+
+def run(only: str | list[str] | None = None, mode: Mode = "quick", store: str | Path | None = None,
+        out: str | Path = DEFAULT_OUT, workers: int | None = None, device: str = "auto",
+        progress: Callable[[str, str, int, int], None] | None = None) -> dict[str, Any]:
+    """Run the claims and write the report; returns ``{"claims": [...], "report": path, "markdown": path}``.
+
+    A claim whose experiment cannot run here (a missing optional package, say) is reported with its
+    error and the verdict "error"; the others still run.
+    """
+    from .. import __version__
+    from ..compare.store import DEFAULT_STORE
+    from .report import render
+
+    ids = select(only)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    store = Path(store or DEFAULT_STORE)
+    start = time.perf_counter()
+    results, figures = [], {}
+    for i, cid in enumerate(ids):
+        claim = CLAIMS.get(cid)
+        if progress:
+            progress("start", cid, i, len(ids))
+        t0 = time.perf_counter()
+        try:
+            res = run_claim(claim, mode, store, out, workers=workers, device=device)
+            record = res.to_json()
+            figures[cid] = res.figures
+        except BlobError as e:
+            record = {"id": cid, "claim": claim.claim, "verdict": "error", "key": "not run: " + str(e).split(". ")[0],
+                      "rule": "", "evidence": None, "error": str(e)}
+        record["experiment"] = claim.experiment
+        record["seconds"] = time.perf_counter() - t0
+        results.append(record)
+        if progress:
+            progress("done", cid, i + 1, len(ids))
+    meta = {"mode": mode, "seconds": time.perf_counter() - start, "version": __version__, "store": str(store)}
+    html_path, md_path = render(results, figures, out, meta)
+    return {"claims": results, "report": str(html_path), "markdown": str(md_path), "meta": meta}

@@ -1,0 +1,83 @@
+"""The claims: every claim of shared/CLAIMS.md is registered, and verdicts follow the evidence."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from blobbotronic.claims import CLAIMS, backprop_tabular, ordered, perceptron, pooling_cost
+from blobbotronic.claims.base import Evidence
+
+CLAIMS_MD = Path(__file__).resolve().parents[2] / "shared" / "CLAIMS.md"
+
+
+def test_every_claim_of_the_primer_is_registered():
+    ids = set(ordered())
+    if CLAIMS_MD.is_file():
+        documented = set(re.findall(r"^\| ([a-z][a-z-]+) \|", CLAIMS_MD.read_text(), re.M)) - {"id"}
+        assert documented <= ids, documented - ids
+    assert len(ids) >= 15
+
+
+def row(seed: int, acc: float, **cost: float) -> dict:
+    return {"seed": seed, "metric": "accuracy", "metrics": {"accuracy": acc}, "cost": cost}
+
+
+def evidence(cells: dict[tuple[str, str], list[float]], **cost: float) -> Evidence:
+    return Evidence({k: [row(i, v, **cost) for i, v in enumerate(vals)] for k, vals in cells.items()})
+
+
+def test_backprop_verdict_follows_its_threshold(monkeypatch):
+    ev = evidence({("mlp", "breast_cancer"): [0.95, 0.96, 0.97], ("logistic", "breast_cancer"): [0.95, 0.95, 0.96]})
+    assert backprop_tabular.decide(ev).verdict == "supported"
+    monkeypatch.setattr(backprop_tabular, "GOOD", 0.99)  # the same numbers now fall short of the bar
+    assert backprop_tabular.decide(ev).verdict == "refuted"
+
+
+def test_perceptron_verdicts():
+    good = {("perceptron", "and"): [1, 1, 1], ("perceptron", "or"): [1, 1, 1], ("perceptron", "xor"): [0.5, 0.75, 0.5],
+            ("mlp", "xor"): [1, 1, 1]}
+    assert perceptron.decide(evidence(good)).verdict == "supported"
+    assert perceptron.decide(evidence({**good, ("perceptron", "xor"): [1.0, 0.5, 0.5]})).verdict == "refuted"
+    assert perceptron.decide(evidence({**good, ("mlp", "xor"): [0.75, 0.5, 0.75]})).verdict == "mixed"
+
+
+def test_pooling_verdict_reads_measured_speed(monkeypatch):
+    def ev(speed_pool: float) -> Evidence:
+        return Evidence({
+            ("pool", "digits"): [row(i, 0.98, steps_per_second=speed_pool, flops_per_sample=1e5) for i in range(3)],
+            ("no pool", "digits"): [row(i, 0.98, steps_per_second=100.0, flops_per_sample=4e5) for i in range(3)],
+        })
+
+    assert pooling_cost.decide(ev(300.0)).verdict == "supported"
+    assert pooling_cost.decide(ev(105.0)).verdict == "refuted"
+    assert pooling_cost.decide(ev(130.0)).verdict == "mixed"
+    monkeypatch.setattr(pooling_cost, "MUCH_FASTER", 1.2)
+    assert pooling_cost.decide(ev(130.0)).verdict == "supported"
+
+
+def test_claims_command_runs_writes_report_and_reuses_the_store(tmp_path, capsys):
+    from blobbotronic.cli import main
+
+    args = ["claims", "--only", "perceptron,backprop-tabular", "--store", str(tmp_path / "s.db"),
+            "--out", str(tmp_path / "out"), "--json", "--workers", "1"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert [c["id"] for c in first["claims"]] == ["perceptron", "backprop-tabular"]
+    assert first["claims"][0]["verdict"] == "supported"
+    html = Path(first["report"]).read_text()
+    assert "perceptron" in html and "supported" in html and "<img" in html
+    assert main(args) == 0  # the second run reuses every stored run: same verdicts, same numbers
+    second = json.loads(capsys.readouterr().out)
+    assert [c["evidence"]["numbers"] for c in second["claims"]] == [c["evidence"]["numbers"] for c in first["claims"]]
+
+
+def test_unknown_claim_is_named(capsys):
+    from blobbotronic.cli import main
+
+    assert main(["claims", "--only", "perceptorn"]) == 2
+    assert "Did you mean 'perceptron'" in capsys.readouterr().err
+    assert "perceptron" in CLAIMS
