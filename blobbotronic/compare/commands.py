@@ -1,5 +1,141 @@
-"""Command-line verbs of blobbotronic.compare."""
+"""Command-line verbs of blobbotronic.compare: ``compare`` (run a grid, write the report) and ``report``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..cli import command, console, emit, parse_params
+from ..errors import BlobError
+from .store import DEFAULT_STORE
+
+DEFAULT_OUT = Path("blobbotronic-out") / "report"
 
 
 def register(add) -> None:
     """Add this module's sub-commands: ``sp = add(name, help)`` returns an argparse sub-parser."""
+    from .runner import BACKENDS
+
+    sp = add("compare", "train every model on every data set for every seed under one budget, then report")
+    sp.add_argument("--data", required=True, help="data sets, comma-separated (built-in names, files or folders)")
+    sp.add_argument("--models", required=True, help="models, comma-separated (see `blobbotronic models`)")
+    sp.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 for every model (default 3)")
+    sp.add_argument("--budget",
+                    help="'6000 steps', '30 epochs' or '60s', the same for every model (default: each data set's own)")
+    sp.add_argument("--tune", type=int, default=0, metavar="K",
+                    help="K Optuna trials per model and data set on the validation split before the seeded runs")
+    sp.add_argument("--store", default=str(DEFAULT_STORE), help=f"results file (default {DEFAULT_STORE})")
+    sp.add_argument("--out", default=str(DEFAULT_OUT), help=f"report folder (default {DEFAULT_OUT})")
+    sp.add_argument("--backend", default="local", choices=list(BACKENDS), help="where runs execute (default local)")
+    sp.add_argument("--workers", type=int, help="parallel runs, one thread each (default: the number of cores)")
+    sp.add_argument("--param", action="append", metavar="MODEL.NAME=VALUE",
+                    help="a model parameter, e.g. cnn.width=16 (NAME=VALUE alone: every model that has it)")
+    sp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    sp.add_argument("--quiet", action="store_true", help="no progress display")
+    from ..report import commands as report_commands
+
+    report_commands.register(add)
+
+
+def model_params(pairs: list[str] | None, models: list[str]) -> dict[str, dict[str, str]]:
+    """``cnn.width=16`` -> {"cnn": {"width": "16"}}; a bare ``hidden=32`` goes to every model that has it."""
+    from ..models import params_schema
+
+    out: dict[str, dict[str, str]] = {}
+    for key, value in parse_params(pairs or []).items():
+        model, dot, name = key.partition(".")
+        if dot:
+            if model not in models:
+                raise BlobError(f"--param {key}={value}: {model!r} is not among the models compared "
+                                f"({', '.join(models)}).")
+            out.setdefault(model, {})[name] = value
+            continue
+        takers = [m for m in models if key in params_schema(m)]
+        if not takers:
+            raise BlobError(f"--param {key}={value}: none of {', '.join(models)} has a parameter {key!r}; "
+                            "write MODEL.NAME=VALUE, for example cnn.width=16.")
+        for m in takers:
+            out.setdefault(m, {})[key] = value
+    return out
+
+
+class Progress:
+    """Runs done out of the total on stderr, with the last result; silent when quiet or not a terminal."""
+
+    def __init__(self, quiet: bool):
+        self.bar = None
+        if quiet or not sys.stderr.isatty():
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Bar
+
+        self.bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                       TextColumn("{task.fields[info]}"), console=Console(stderr=True), transient=True)
+        self.task = None
+
+    def __call__(self, kind: str, **info: Any) -> None:
+        if self.bar is None:
+            return
+        if kind == "plan":
+            if self.task is None:
+                self.bar.start()
+                self.task = self.bar.add_task("", total=1, info="")
+            what = "tuning" if info["phase"] == "tune" else "runs"
+            reused = f"{info['reused']} reused" if info["reused"] else ""
+            self.bar.update(self.task, description=what, total=info["total"], completed=info["reused"], info=reused)
+        elif kind == "tuned":
+            self.bar.update(self.task, advance=1, info=f"tuned {info['model']} on {info['dataset']}")
+        elif kind == "row":
+            r = info["row"]
+            m = r["metrics"].get(r["metric"])
+            self.bar.update(self.task, completed=info["done"],
+                            info=f"{r['model']} on {r['dataset']} seed {r['seed']}: {r['metric']} {m:.3f}")
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def show_summary(obj: dict[str, Any], analyses: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    from ..report.tables import mean_pm, verdict
+
+    con = console()
+    for a in analyses:
+        t = Table("rank", "model", f"test {a['metric']} ± 95%", "seeds", "params", "train s",
+                  title=f"{a['dataset']} (ranked; ties share a rank)")
+        for e in a["entries"]:
+            t.add_row(str(e["rank"]), e["model"], mean_pm(e), str(e["n"]), f"{int(e['cost'].get('params', 0)):,}",
+                      f"{e['cost'].get('train_seconds', 0):.1f}")
+        con.print(t)
+        con.print(verdict(a), markup=False, highlight=False)
+        con.print()
+    for s in obj.get("skipped", []):
+        con.print(f"skipped: {s}", markup=False, style="dim")
+    con.print(f"report: {obj['report']}  (and report.md beside it)", markup=False)
+
+
+@command("compare")
+def cmd_compare(args: argparse.Namespace) -> None:
+    from .runner import _as_list, compare
+
+    models = _as_list(args.models)
+    if args.seeds < 1:
+        raise BlobError(f"--seeds must be at least 1, got {args.seeds}.")
+    if args.tune < 0:
+        raise BlobError(f"--tune must be 0 or more trials, got {args.tune}.")
+    progress = Progress(args.quiet or args.json)
+    try:
+        res = compare(args.data, models, seeds=args.seeds, budget=args.budget, params=model_params(args.param, models),
+                      tune=args.tune, store=args.store, backend=args.backend, workers=args.workers, device=args.device,
+                      on_event=progress)
+    finally:
+        progress.stop()
+    path = res.report(args.out)
+    obj = {"runs": res.runs(), "summary": res.summary, "report": str(path), "store": str(res.store),
+           "ran": res.ran, "reused": res.reused, "skipped": res.skipped}
+    emit(args, obj, lambda o: show_summary(o, res.analyses))
