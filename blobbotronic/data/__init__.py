@@ -43,6 +43,9 @@ def load(source: str | Path, seed: int = 0, **options: Any) -> Dataset:
             f"Built-in data sets: {', '.join(DATASETS)}. Files read: {kinds}."
         )
     key = "" if path.is_dir() else "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
+    task_key = f"{key}:{options.get('task')}"  # a loader for one task of a file type (".csv:forecast") goes first
+    if task_key in FILE_LOADERS:
+        return FILE_LOADERS.get(task_key)(path, seed=seed, **options)
     if key not in FILE_LOADERS:
         kinds = ", ".join(sorted(s or "a folder" for s in FILE_LOADERS))
         raise BlobError(f"{path}: files of type {key or path.name!r} cannot be read; readable types: {kinds}.")
@@ -95,4 +98,4 @@ def read_inputs(spec: Spec, paths: list[str | Path]) -> Any:
 
 def _register_file_loaders() -> None:
     """Import the loader modules once so that they register (kept lazy to keep start-up fast)."""
-    from . import files  # noqa: F401
+    from . import files, series_files  # noqa: F401

@@ -14,6 +14,7 @@ from ..registry import Registry
 MODELS = Registry("model")
 
 from . import mlp, cnn, rnn, hybrid, attention, text, seq2seq, video  # noqa: E402,F401  (families register on import)
+from . import baselines  # noqa: E402,F401  (forecasting baselines: naive, seasonal_naive)
 from .base import Model  # noqa: E402
 
 __all__ = ["MODELS", "Model", "create", "params_schema", "resolve_params", "Param"]

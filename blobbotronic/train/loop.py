@@ -249,12 +249,12 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
         if rule:
             loss = model.rule_step(xb, yb, lr)
         else:
-            for g in opt.param_groups:
-                g["lr"] = lr
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 out = model(xb, lb)
             loss = task.loss(out, yb, lb)
             if opt is not None:
+                for g in opt.param_groups:
+                    g["lr"] = lr
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.clip:

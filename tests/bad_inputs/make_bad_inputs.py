@@ -306,6 +306,86 @@ def define_cases() -> None:
     )
     case("predict_nan_sequence.csv", "a NaN in a sequence", ("NaN",), spec=SEQUENCE_SPEC)(text("1,2\n3,nan\n5,6\n"))
 
+    # --- UCR/UEA .ts files and forecasting CSVs (data/series.py, data/forecast.py) ---------------------
+    head = "@problemName toy\n@timeStamps false\n@missing false\n@univariate true\n@equalLength true\n"
+    head += "@seriesLength 4\n@classLabel true a b\n@data\n"  # 8 lines: the data start on line 9
+    case("ts_no_data.ts", "the header never reaches @data", ("no @data",))(text(head.replace("@data\n", "")))
+    case("ts_empty_data.ts", "@data and then nothing", ("no series after @data",))(text(head))
+    case("ts_wrong_dimensions.ts", "line 6 has 3 dimensions, @dimensions 2", ("line 6", "found 3", "expected 2"))(
+        text("@problemName toy\n@dimensions 2\n@classLabel true a b\n@data\n1,2,3:4,5,6:a\n1,2,3:4,5,6:7,8,9:b\n")
+    )
+    case("ts_unknown_label.ts", "label 'c' is not in @classLabel", ("line 10", "'c'", "@classLabel (a, b)"))(
+        text(head + "1,2,3,4:a\n5,6,7,8:c\n")
+    )
+    case("ts_not_a_number.ts", "the value 'six'", ("line 10", "value 2", "'six'", "not a number"))(
+        text(head + "1,2,3,4:a\n5,six,7,8:b\n")
+    )
+    case("ts_wrong_length.ts", "3 values where @seriesLength is 4", ("line 10", "found 3 values, expected 4"))(
+        text(head + "1,2,3,4:a\n5,6,7:b\n")
+    )
+    case("ts_missing_dimension.ts", "dimension 2 of line 8 is all '?'", ("line 8", "dimension 2", "missing entirely"))(
+        text("@problemName toy\n@missing true\n@dimensions 2\n@equalLength true\n@classLabel true a b\n@data\n"
+             "1,2,3:4,?,6:a\n1,2,3:?,?,?:b\n")
+    )
+    case("ts_unknown_tag.ts", "a header tag @frequency", ("line 2", "@frequency"))(
+        text("@problemName toy\n@frequency daily\n@classLabel true a b\n@data\n1,2:a\n3,4:b\n")
+    )
+    case("ts_missing_label.ts", "line 10 has no ':' and label", ("line 10", "class label", "no ':'"))(
+        text(head + "1,2,3,4:a\n5,6,7,8\n")
+    )
+    case("ts_bad_boolean.ts", "@univariate maybe", ("line 2", "@univariate", "true or false"))(
+        text("@problemName toy\n@univariate maybe\n@classLabel true a b\n@data\n1,2:a\n3,4:b\n")
+    )
+    case("ts_single_class.ts", "every series is class 'a'", ("'a'", "at least two classes"))(
+        text(head + "1,2,3,4:a\n5,6,7,8:a\n")
+    )
+    case("ts_infinite.ts", "an infinite value", ("line 10", "value 3", "infinite"))(
+        text(head + "1,2,3,4:a\n5,6,inf,8:b\n")
+    )
+    case("ts_latin1.ts", "a Latin-1 comment (é as 0xe9)", ("line 1", "0xe9", "UTF-8"))(
+        text("# José's recordings\n" + head + "1,2,3,4:a\n5,6,7,8:b\n", "latin-1")
+    )
+    case("ts_unequal_dimensions.ts", "line 7: dimensions of 2 and 3 values", ("line 7", "different lengths (2, 3)"))(
+        text("@problemName toy\n@dimensions 2\n@equalLength false\n@classLabel true a b\n@data\n"
+             "1,2,3:4,5,6:a\n1,2:3,4,5:b\n")
+    )
+    case("ts_values_before_data.ts", "a series before @data", ("line 3", "expected a header tag"))(
+        text("@problemName toy\n@classLabel true a b\n1,2,3:a\n@data\n1,2,3:b\n")
+    )
+    case("ts_classlabel_without_labels.ts", "@classLabel true, no labels", ("line 2", "must list the class labels"))(
+        text("@problemName toy\n@classLabel true\n@data\n1,2:a\n")
+    )
+    case("ts_univariate_dimensions.ts", "@univariate true with @dimensions 3", ("line 3", "contradicts"))(
+        text("@problemName toy\n@univariate true\n@dimensions 3\n@classLabel true a b\n@data\n1,2:a\n")
+    )
+    case("ts_unlabelled.ts", "@classLabel false: nothing to learn", ("no labels", "@classLabel false"))(
+        text("@problemName toy\n@classLabel false\n@data\n1,2,3\n4,5,6\n")
+    )
+    prices = "date,close\n" + "".join(f"2024-01-{d:02d},{100 + d % 7}\n" for d in range(1, 21))
+    forecast = {"task": "forecast"}
+    case("ts_forecast_too_short.csv", "20 days for a 30-day window", ("too few", "window=30"), options=forecast)(
+        text(prices)
+    )
+    case("ts_forecast_bad_date.csv", "the date 'someday'", ("line 4", "column 'date'", "not a date"), options=forecast)(
+        text(prices.replace("2024-01-03", "someday"))
+    )
+    case("ts_forecast_duplicate_date.csv", "2024-01-02 twice", ("line 4", "appears twice"), options=forecast)(
+        text(prices.replace("2024-01-03", "2024-01-02"))
+    )
+    case("ts_forecast_not_a_number.csv", "a close of 'n/a!'", ("line 3", "column 'close'", "not a number"),
+         options=forecast)(text(prices.replace("2024-01-02,102", "2024-01-02,n/a!")))
+    two = "date,close,volume\n" + "".join(f"2024-01-{d:02d},{d},{d * 9}\n" for d in range(1, 21))
+    case("ts_forecast_which_target.csv", "two numeric columns, no target option", ("target=COLUMN", "close, volume"),
+         options=forecast)(text(two))
+    case("ts_forecast_bad_window.csv", "window='ten'", ("window='ten'",), options={**forecast, "window": "ten"})(
+        text(prices)
+    )
+    case("ts_forecast_missing_target.csv", "target='price' is not a column", ("target='price'", "columns: date, close"),
+         options={**forecast, "target": "price"})(text(prices))
+    case("ts_forecast_flat.csv", "the price never changes", ("does not change",), options={**forecast, "window": 3})(
+        text("date,close\n" + "".join(f"2024-01-{d:02d},5\n" for d in range(1, 31)))
+    )
+
 
 def tiff() -> bytes:
     buf = io.BytesIO()

@@ -1,0 +1,4 @@
+@problemName toy
+@classLabel true
+@data
+1,2:a
