@@ -141,3 +141,13 @@ def test_built_in_series_load_in_time_order():
     air = load("airpassengers")
     assert sum(air.sizes().values()) == 144 - 24 and air.spec.extra["season"] == 12
     assert load("sunspots:window=24").spec.input_shape == (24, 2)
+
+
+def test_new_windows_are_prepared_and_forecasts_descaled_as_in_training():
+    from blobbotronic.data.forecast import forecast_values, prepare_windows
+
+    values = np.cumsum(np.random.default_rng(3).normal(size=300)) + 50
+    ds = forecast_dataset("toy", values, window=6, horizon=2, level=True)
+    x = prepare_windows(values[-8:-2], ds.spec.extra)  # the last test window, from raw values
+    assert torch.allclose(torch.from_numpy(x), ds.test.x[-1:], atol=1e-5)
+    np.testing.assert_allclose(forecast_values(ds.test.y[-1:], values[-3], ds.spec.extra)[0], values[-2:], rtol=1e-5)

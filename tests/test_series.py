@@ -48,7 +48,7 @@ def test_write_then_read_gives_the_same_series(contents):
         path = write_ts(Path(tmp) / "x.ts", series, labels, classes=classes if labels else None)
         data = read_ts(path)
     assert len(data.series) == len(series)
-    for got, want in zip(data.series, series):
+    for got, want in zip(data.series, series, strict=True):
         assert got.shape == want.shape
         np.testing.assert_array_equal(got, want)  # NaN where NaN, every other value bit-for-bit
     if labels is None:

@@ -85,13 +85,12 @@ def forecast_dataset(name: str, values: np.ndarray, *, window: int = 30, horizon
     mean, std = float(train.mean()), float(train.std()) or 1.0
     idx = starts[:, None] + np.arange(window + horizon)[None, :]  # (N, window + horizon) time indices
     seen, future = values[idx[:, :window]], values[idx[:, window:]]
-    last = seen[:, -1:]
-    channels = [(seen - last) / scale] + ([(seen - mean) / std] if level else [])
-    x = np.stack(channels, -1).astype(np.float32)  # (N, window, C)
-    y = ((future - last) / scale).astype(np.float32)  # (N, horizon)
     extra = {"window": window, "horizon": horizon, "scale": scale, "naive_mae": naive_mae, "units": units,
-             "inputs": ["change"] + (["level"] if level else []), "level": {"mean": mean, "std": std} if level else None,
+             "inputs": ["change"] + (["level"] if level else []),
+             "level": {"mean": mean, "std": std} if level else None,
              "season": season, "fractions": list(fractions)}
+    x = prepare_windows(seen, extra)  # (N, window, C)
+    y = ((future - seen[:, -1:]) / scale).astype(np.float32)  # (N, horizon)
     spec = Spec(name, "sequence", "forecast", x.shape[1:], horizon, extra=extra)
 
     def part_split(k: int) -> Split:
@@ -109,6 +108,22 @@ def forecast_dataset(name: str, values: np.ndarray, *, window: int = 30, horizon
     return Dataset(spec, part_split(0), part_split(1), part_split(2), info)
 
 
+def prepare_windows(seen: np.ndarray, extra: dict[str, Any]) -> np.ndarray:
+    """Raw windows (N, window), oldest value first, as model inputs (N, window, C), exactly as in training."""
+    seen = np.atleast_2d(np.asarray(seen, dtype=np.float64))
+    last = seen[:, -1:]
+    channels = [(seen - last) / extra["scale"]]
+    if extra.get("level"):
+        channels.append((seen - extra["level"]["mean"]) / extra["level"]["std"])
+    return np.stack(channels, -1).astype(np.float32)
+
+
+def forecast_values(outputs: torch.Tensor | np.ndarray, last: np.ndarray | float, extra: dict[str, Any]) -> np.ndarray:
+    """Model outputs (N, horizon) as forecasts in the series' units: the last seen value plus the scaled change."""
+    out = np.asarray(outputs.detach().cpu() if isinstance(outputs, torch.Tensor) else outputs, dtype=np.float64)
+    return np.asarray(last, dtype=np.float64).reshape(-1, 1) + out * extra["scale"]
+
+
 # ---- a user's CSV or TSV series -----------------------------------------------------------------
 
 DATE_NAMES = ("date", "time", "timestamp", "datetime", "day", "month", "year", "period")
@@ -123,7 +138,10 @@ def load_forecast_table(path: Path, seed: int = 0, *, task: str = "forecast", ta
     reject_unknown(path, unknown, "task, target, date, window, horizon, season, level")
     window, horizon = _whole(path, "window", window), _whole(path, "horizon", horizon)
     season = None if season in (None, "", "none", 0, "0") else _whole(path, "season", season)
-    level = level if isinstance(level, bool) else str(level).lower() in ("1", "true", "yes", "on")
+    if not isinstance(level, bool):
+        if str(level).lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise BlobError(f"{path}: option level={level!r} is not a yes/no value; use true or false.")
+        level = str(level).lower() in ("1", "true", "yes", "on")
     header, rows = _read_rows(path)
     date = date or next((h for h in header if h.strip().lower() in DATE_NAMES), None)
     for name, option in ((date, "date"), (target, "target")):
