@@ -269,6 +269,12 @@ def test_explain_memory_command_end_to_end(tmp_path, capsys):
     assert main(args) == 0  # a rerun reuses the stored runs and the saved curve models
     again = json.loads(capsys.readouterr().out)
     assert again["horizons"] == obj["horizons"] and again["curves"] == obj["curves"]
+    wider = [a for a in args if a != "8,12"]
+    wider[wider.index("--lags")] = "--stored-only"  # summarise what is stored, for a grid with one lag never run
+    assert main([*wider[:2], "--lags", "8,12,16", *wider[2:]]) == 0
+    stored = json.loads(capsys.readouterr().out)
+    assert stored["horizons"] == obj["horizons"] and len(stored["runs"]) == len(obj["runs"])
+    assert {(c["lag"], c["runs"]) for c in stored["missing"]} == {(16, 0)} and len(stored["missing"]) == 4
 
 
 @pytest.mark.gpu

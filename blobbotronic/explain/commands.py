@@ -18,7 +18,7 @@ from ..cli import command, console, emit
 from ..errors import BlobError
 
 MEMORY_FLAGS = ("models", "lags", "seeds", "task", "quick", "budget", "batch_size", "n", "lr", "workers", "store",
-                "curve_task", "curve_lag", "no_curves")
+                "curve_task", "curve_lag", "no_curves", "stored_only")
 
 
 def register(add) -> None:
@@ -47,6 +47,8 @@ def register(add) -> None:
     m.add_argument("--curve-task", choices=["adding", "temporal_order"], help="data for the memory curves")
     m.add_argument("--curve-lag", type=int, help="lag for the memory curves (default 100)")
     m.add_argument("--no-curves", action="store_true", help="horizons only")
+    m.add_argument("--stored-only", action="store_true",
+                   help="summarise the runs already in --store, training none for the sweep")
     sp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     sp.add_argument("--out", help="folder for PNGs, section.html and result.json")
 
@@ -182,7 +184,7 @@ def _memory(args: argparse.Namespace) -> None:
     progress = None if quiet else (lambda msg: console().print(msg, highlight=False))
     result = memory_study(models, tasks, lags, seeds, cfg, out, workers=args.workers, store=args.store,
                           curve_task=args.curve_task or tasks[0], curve_lag=args.curve_lag or 100,
-                          curves=not args.no_curves, progress=progress)
+                          curves=not args.no_curves, stored_only=args.stored_only, progress=progress)
     (out / "section.html").write_text(memory_section(result, result["findings"]), encoding="utf-8")
     result["html"] = str(out / "section.html")
     s = result["summary"]
@@ -193,7 +195,8 @@ def _memory(args: argparse.Namespace) -> None:
            "curve_data": result.get("curve_data"), "curve_metrics": result.get("curve_metrics"),
            "curves_gradient_x_input": result.get("curves_gradient_x_input", {}),
            "last_quarter_share_gradient_x_input": result.get("last_quarter_share_gradient_x_input", {}),
-           "findings": result["findings"], "runs": result["runs"], "html": result["html"]}
+           "findings": result["findings"], "missing": result["missing"], "runs": result["runs"],
+           "html": result["html"]}
     (out / "result.json").write_text(json.dumps(obj, indent=1, default=str), encoding="utf-8")
 
     def show(o: dict[str, Any]) -> None:

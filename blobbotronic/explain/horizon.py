@@ -114,6 +114,38 @@ def run_grid(tasks: Iterable[str], lags: Iterable[int], models: Iterable[str], s
     return result.rows
 
 
+def stored_rows(tasks: Iterable[str], lags: Iterable[int], models: Iterable[str], seeds: int, cfg: HorizonConfig,
+                store: str | Path | None = None) -> list[dict[str, Any]]:
+    """The grid's runs already in the store under this budget (any device, latest first), training nothing."""
+    from ..compare.store import DEFAULT_STORE, Store
+    from ..train.budget import Budget
+
+    names = {data_name(t, lag, cfg.n) for t in tasks for lag in lags}
+    want = {"budget": Budget.parse(cfg.budget).to_dict(), "batch_size": cfg.batch_size, "patience": cfg.patience,
+            "amp": cfg.amp, **({"lr": cfg.lr} if cfg.lr is not None else {})}
+    if not Path(store or DEFAULT_STORE).is_file():
+        raise BlobError(f"{store or DEFAULT_STORE}: no results store there to read the memory sweep from.")
+    with Store(store or DEFAULT_STORE) as db:
+        rows = [r for r in db.rows(datasets=names, models=list(models))
+                if r["seed"] < seeds and all((r["config"] or {}).get(k) == v for k, v in want.items())]
+    latest: dict[tuple, dict[str, Any]] = {}
+    for r in rows:
+        key = (r["dataset"], r["model"], r["seed"])
+        if key not in latest or r["finished_at"] > latest[key]["finished_at"]:
+            latest[key] = r
+    return list(latest.values())
+
+
+def missing_cells(results: list[dict[str, Any]], tasks: Iterable[str], lags: Iterable[int], models: Iterable[str],
+                  seeds: int) -> list[dict[str, Any]]:
+    """(task, lag, model) cells with fewer runs than seeds asked for."""
+    have: dict[tuple, int] = {}
+    for r in results:
+        have[(r["task"], r["lag"], r["model"])] = have.get((r["task"], r["lag"], r["model"]), 0) + 1
+    return [{"task": t, "lag": lag, "model": m, "runs": have.get((t, lag, m), 0)}
+            for t in tasks for lag in lags for m in models if have.get((t, lag, m), 0) < seeds]
+
+
 def outcomes(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """One record per run: task, lag, model, seed, the deciding metric's value, solved or not, seconds."""
     out = []

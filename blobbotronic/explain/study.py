@@ -15,7 +15,18 @@ import torch
 
 from ..errors import BlobError
 from . import figures
-from .horizon import DEFAULT_LAGS, DEFAULT_MODELS, TASKS, HorizonConfig, data_name, outcomes, run_grid, summarize
+from .horizon import (
+    DEFAULT_LAGS,
+    DEFAULT_MODELS,
+    TASKS,
+    HorizonConfig,
+    data_name,
+    missing_cells,
+    outcomes,
+    run_grid,
+    stored_rows,
+    summarize,
+)
 from .memory import hidden_trajectories, memory_curve
 
 CURVE_SEQUENCES = 256  # test sequences averaged for each memory curve
@@ -30,12 +41,18 @@ def curve_model(task: str, lag: int, model: str, cfg: HorizonConfig, out: Path) 
     folder = out / "checkpoints" / f"{task}-lag{lag}-{model}-seed0"
     if (folder / "config.json").is_file():
         net, saved = load_checkpoint(folder)
-        if saved.get("horizon_config") == cfg.to_dict():
+        if _same_training(saved.get("horizon_config"), cfg):
             return net
     ds = load(name)
     run = train(ds, model, seed=0, quiet=True, budget=cfg.budget, **cfg.train_overrides())
     save_checkpoint(run.model, folder, dataset=name, seed=0, metrics=run.metrics, horizon_config=cfg.to_dict())
     return run.model
+
+
+def _same_training(saved: dict[str, Any] | None, cfg: HorizonConfig) -> bool:
+    """The saved curve model was trained under this budget (the device it ran on does not matter)."""
+    mine = {k: v for k, v in cfg.to_dict().items() if k != "device"}
+    return saved is not None and {k: v for k, v in saved.items() if k != "device"} == mine
 
 
 def memory_curves(models: Iterable[str], task: str, lag: int, cfg: HorizonConfig, out: Path,
@@ -73,6 +90,9 @@ def findings(result: dict[str, Any]) -> list[str]:
                 parts.append(f"{model} {lag} (seeds {', '.join(str(seeds[k]) for k in sorted(seeds))}"
                              + (f"; 95% bootstrap {ci[0]}-{ci[1]})" if ci else ")"))
         out.append(f"Largest solved lag on {task.replace('_', ' ')}: " + "; ".join(parts) + ".")
+    for cell in result.get("missing", []):
+        out.append(f"Not measured: {cell['model']} on {cell['task'].replace('_', ' ')} at lag {cell['lag']} "
+                   f"({cell['runs']} of {result['seeds']} seeds run); its horizon counts only the lags measured.")
     h = s["horizons"]
     for task in result["tasks"]:
         if "rnn" in h and "lstm" in h and task in h["rnn"] and task in h["lstm"]:
@@ -101,8 +121,13 @@ def memory_study(models: Iterable[str] = DEFAULT_MODELS, tasks: Iterable[str] = 
                  lags: Iterable[int] = DEFAULT_LAGS, seeds: int = 3, cfg: HorizonConfig | None = None,
                  out: str | Path = "blobbotronic-out/explain-memory", *, workers: int | None = 1,
                  store: str | Path | None = None, curve_task: str = "adding", curve_lag: int = 100,
-                 curves: bool = True, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run the sweep, summarise horizons, draw memory curves and trajectories; returns numbers and figure paths."""
+                 curves: bool = True, stored_only: bool = False,
+                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run the sweep, summarise horizons, draw memory curves and trajectories; returns numbers and figure paths.
+
+    ``stored_only`` summarises the runs already in the store and trains none for the sweep (cells
+    that were never run are listed under "missing").
+    """
     models, tasks, lags = list(models), list(tasks), list(lags)
     cfg = cfg or HorizonConfig()
     if curve_task not in TASKS:
@@ -118,11 +143,17 @@ def memory_study(models: Iterable[str] = DEFAULT_MODELS, tasks: Iterable[str] = 
         elif progress and kind == "plan":
             progress(f"{info['total']} runs planned, {info['reused']} already in the store")
 
-    rows = run_grid(tasks, lags, models, seeds, cfg, workers=workers, store=store, on_event=event)
-    results = outcomes(rows)
+    if stored_only:
+        rows = stored_rows(tasks, lags, models, seeds, cfg, store)
+    else:
+        rows = run_grid(tasks, lags, models, seeds, cfg, workers=workers, store=store, on_event=event)
+    results = sorted(outcomes(rows), key=lambda r: (r["task"], r["model"], r["lag"], r["seed"]))
+    if not results:
+        raise BlobError("No runs of this memory sweep are in the store yet: run it without --stored-only first.")
     summary = summarize(results)
     result: dict[str, Any] = {"models": models, "tasks": tasks, "lags": lags, "seeds": seeds, "config": cfg.to_dict(),
-                              "summary": summary, "horizons": summary["horizons"], "runs": results, "figures": []}
+                              "summary": summary, "horizons": summary["horizons"], "runs": results,
+                              "missing": missing_cells(results, tasks, lags, models, seeds), "figures": []}
     result["figures"].append(str(figures.horizon_figure(summary["rates"], out / "memory-horizon.png",
                                                          summary["criteria"])))
     if curves:
