@@ -244,6 +244,7 @@ def training_flags(sp: argparse.ArgumentParser) -> None:
 
 # Modules that add sub-commands: each has register(add) and decorates its runner with @command(name).
 COMMAND_MODULES = ["blobbotronic.compare.commands", "blobbotronic.explain.commands", "blobbotronic.claims.commands"]
+COMMAND_MODULES += ["blobbotronic.export_commands"]
 
 
 def build_parser() -> argparse.ArgumentParser:

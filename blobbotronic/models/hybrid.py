@@ -9,9 +9,9 @@ from torch import nn
 
 from ..data.spec import Spec
 from . import MODELS
-from .base import AsSequence, Model, length_mask, make_head
+from .base import AsSequence, Model, last_valid, length_mask, make_head
 from .cnn import conv_stack
-from .rnn import FastGRU
+from .rnn import FastGRU, exporting
 
 
 @MODELS.register("cnn_rnn", accepts=("sequence", "image", "text"), family="hybrid")
@@ -73,6 +73,8 @@ class CNNRNN(Model):
                 lengths = (lengths // (2**self.pools)).clamp(1, seq.shape[1])
         if isinstance(self.rnn, FastGRU):
             return self.rnn(seq, lengths)[1]
+        if lengths is not None and exporting() and not self.rnn.bidirectional:  # ONNX has no packed sequences
+            return last_valid(self.rnn(seq)[0], lengths)
         if lengths is not None:
             seq = nn.utils.rnn.pack_padded_sequence(seq, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, (h, _) = self.rnn(seq)

@@ -77,6 +77,28 @@ class GRUScan(torch.autograd.Function):
         return dgi, dw, dgh.sum((0, 2))
 
 
+def gru_scan_plain(gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor) -> torch.Tensor:
+    """GRUScan's forward in standard operations only, for exporters (ONNX, TorchScript tracing) that cannot
+    trace a custom autograd.Function. Same shapes and equations; autograd would differentiate it, slowly."""
+    L, D, B, G = gi.shape
+    H = G // 3
+    wt, bias = w_hh.transpose(1, 2), b_hh[:, None]
+    h = gi.new_zeros(D, B, H)
+    outs = []
+    for t in range(L):
+        gh = torch.baddbmm(bias, h, wt)  # (D, B, 3H)
+        rz = torch.sigmoid(gi[t, ..., : 2 * H] + gh[..., : 2 * H])
+        n = torch.tanh(gi[t, ..., 2 * H :] + rz[..., :H] * gh[..., 2 * H :])
+        h = n + rz[..., H:] * (h - n)  # (1 - z) * n + z * h
+        outs.append(h)
+    return torch.stack(outs)  # (L, D, B, H)
+
+
+def exporting() -> bool:
+    """True while a model is being traced or exported (ONNX, TorchScript, torch.export)."""
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting()
+
+
 class FastGRU(nn.Module):
     """A GRU with PyTorch's equations, written for CPU speed.
 
@@ -107,7 +129,8 @@ class FastGRU(nn.Module):
             streams = [x] if self.dirs == 1 else [x, reverse_within(x, lengths)]
             seq = torch.stack(streams)  # (D, B, L, C)
             gi = torch.einsum("dblc,dgc->ldbg", seq, self.weight_ih[layer]) + self.bias_ih[layer][:, None]
-            out = GRUScan.apply(gi.contiguous(), self.weight_hh[layer], self.bias_hh[layer])  # (L, D, B, H)
+            scan = gru_scan_plain if exporting() else GRUScan.apply
+            out = scan(gi.contiguous(), self.weight_hh[layer], self.bias_hh[layer])  # (L, D, B, H)
             out = out.permute(1, 2, 0, 3)  # (D, B, L, H), each stream in its own time order
             final = [last_valid(out[d], lengths) for d in range(self.dirs)]
             aligned = [out[0]] if self.dirs == 1 else [out[0], reverse_within(out[1], lengths)]
@@ -149,6 +172,9 @@ class Recurrent(Model):
         seq = self.inputs(x)
         if isinstance(self.rnn, FastGRU):
             return self.rnn(seq, lengths)
+        if lengths is not None and exporting() and not self.rnn.bidirectional:
+            out, _ = self.rnn(seq)  # ONNX has no packed sequences; one way, the state at the last real step is the same
+            return out, last_valid(out, lengths)
         if lengths is not None:
             packed = nn.utils.rnn.pack_padded_sequence(seq, lengths.cpu(), batch_first=True, enforce_sorted=False)
             out, state = self.rnn(packed)
