@@ -99,3 +99,4 @@ def read_inputs(spec: Spec, paths: list[str | Path]) -> Any:
 def _register_file_loaders() -> None:
     """Import the loader modules once so that they register (kept lazy to keep start-up fast)."""
     from . import files, series_files  # noqa: F401
+    from . import ecosystem  # noqa: F401  (.parquet; Hugging Face folders are read through files.load_image_folder)

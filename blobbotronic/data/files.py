@@ -630,6 +630,9 @@ BAD_IMAGE_HINT = "Replace or delete it (a folder loads with skip_bad=True to ski
 def load_image_folder(path: Path, seed: int = 0, **options: Any) -> Dataset:
     """Load a folder with one subfolder of images per class: options ``size`` (int, "HxW" or (H, W); default
     the most common size shrunk to fit 64x64), ``grey`` (default: all images greyscale) and ``skip_bad``."""
+    from .hf_folders import is_hf_folder, load_hf_folder  # a Hugging Face save_to_disk folder is read there
+    if is_hf_folder(path):
+        return load_hf_folder(path, seed=seed, **options)
     opts = _options(path, options, {"size": None, "grey": None, "skip_bad": False})
     skip_bad = bool(_flag(path, "skip_bad", opts["skip_bad"]))
     files = _class_files(path)
