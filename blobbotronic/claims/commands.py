@@ -35,7 +35,7 @@ def cmd_claims(args: argparse.Namespace) -> None:
         if not quiet and kind == "start":
             con.print(f"[{i + 1}/{n}] {cid} ...", style="dim")
 
-    result = run(args.only, args.mode, args.store, args.out, args.workers, args.device, progress)
+    result = run(args.only, args.mode, args.store, args.out, args.workers, args.device, progress, args.debug)
     emit(args, {"claims": [{"id": c["id"], "verdict": c["verdict"], "evidence": {"key": c["key"], "rule": c["rule"],
                                                                                    **((c.get("evidence") or {}))}}
                            for c in result["claims"]], "report": result["report"]}, show)

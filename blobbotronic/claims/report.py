@@ -30,7 +30,7 @@ def _fmt(v: Any) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
-        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3f}"
+        return f"{v:,.0f}" if abs(v) >= 1000 or (v.is_integer() and abs(v) >= 1) else f"{v:.3f}"
     return str(v)
 
 

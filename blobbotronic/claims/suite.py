@@ -27,7 +27,7 @@ def select(only: str | list[str] | None) -> list[str]:
 
 def run(only: str | list[str] | None = None, mode: Mode = "quick", store: str | Path | None = None,
         out: str | Path = DEFAULT_OUT, workers: int | None = None, device: str = "auto",
-        progress: Callable[[str, str, int, int], None] | None = None) -> dict[str, Any]:
+        progress: Callable[[str, str, int, int], None] | None = None, debug: bool = False) -> dict[str, Any]:
     """Run the claims and write the report; returns ``{"claims": [...], "report": path, "markdown": path}``.
 
     A claim whose experiment cannot run here (a missing optional package, say) is reported with its
@@ -52,9 +52,12 @@ def run(only: str | list[str] | None = None, mode: Mode = "quick", store: str | 
             res = run_claim(claim, mode, store, out, workers=workers, device=device)
             record = res.to_json()
             figures[cid] = res.figures
-        except BlobError as e:
-            record = {"id": cid, "claim": claim.claim, "verdict": "error", "key": "not run: " + str(e).split(". ")[0],
-                      "rule": "", "evidence": None, "error": str(e)}
+        except Exception as e:  # one broken claim must not cost the others their results
+            if not isinstance(e, BlobError) and debug:
+                raise
+            text = str(e) if isinstance(e, BlobError) else f"{type(e).__name__}: {e} (a bug: please report it)"
+            record = {"id": cid, "claim": claim.claim, "verdict": "error", "key": "not run: " + text.split(". ")[0],
+                      "rule": "", "evidence": None, "error": text}
         record["experiment"] = claim.experiment
         record["seconds"] = time.perf_counter() - t0
         results.append(record)
