@@ -76,11 +76,12 @@ def tag_dataset(
     meta: dict[str, Any] | None = None,
 ) -> Dataset:
     """Split sentences, fit the token vocabulary on the training split, encode tokens and tags."""
+    source = (meta or {}).get("source", name)  # errors name the file when there is one
     if len(sentences) < 3:
-        raise BlobError(f"{name}: has {len(sentences)} sentence(s); a tagging data set needs at least 3 to split.")
+        raise BlobError(f"{source}: has {len(sentences)} sentence(s); a tagging data set needs at least 3 to split.")
     tag_names = sorted({t for _, tags in sentences for t in tags}, key=lambda t: (t != "O", t[2:], t))
     if tag_names == ["O"]:
-        raise BlobError(f"{name}: every token is tagged O; there are no entities to learn.")
+        raise BlobError(f"{source}: every token is tagged O; there are no entities to learn.")
     tag_index = {t: i for i, t in enumerate(tag_names)}
     tokens = [[w.lower() for w in ws] if lower else list(ws) for ws, _ in sentences]
     parts = split_indices(len(tokens), FRACTIONS, seed)

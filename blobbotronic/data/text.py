@@ -118,11 +118,12 @@ def text_dataset(
     classes: Sequence[str] | None = None,
 ) -> Dataset:
     """Split texts (stratified by label), fit the vocabulary on the training split, encode and pad."""
+    source = (meta or {}).get("source", name)  # errors name the file when there is one
     if tokenizer not in TOKENIZERS:
-        raise BlobError(f"{name}: tokenizer={tokenizer!r} is not valid; use one of {', '.join(TOKENIZERS)}.")
+        raise BlobError(f"{source}: tokenizer={tokenizer!r} is not valid; use one of {', '.join(TOKENIZERS)}.")
     classes = tuple(classes or sorted(set(labels)))
     if len(classes) < 2:
-        raise BlobError(f"{name}: every text has the label {classes[0]!r}; a classifier needs at least two classes.")
+        raise BlobError(f"{source}: every text has the label {classes[0]!r}; a classifier needs at least two classes.")
     index = {c: i for i, c in enumerate(classes)}
     y = np.array([index[v] for v in labels], dtype=np.int64)
     tokens = [tokenize(t, tokenizer) for t in texts]
@@ -161,7 +162,8 @@ def decode_utf8(path: Path, data: bytes) -> str:
         line = data[:offset].count(b"\n") + 1
         raise BlobError(
             f"{where(path, line)}: byte 0x{data[offset]:02x} at byte offset {offset} is not "
-            "valid UTF-8. Text files must be UTF-8; re-save the file as UTF-8 (e.g. iconv -f GB18030 -t UTF-8)."
+            "valid UTF-8. Text files must be UTF-8; re-save the file as UTF-8 (e.g. iconv -f GB18030 -t UTF-8 for "
+            "Chinese saved as GBK, iconv -f LATIN1 -t UTF-8 for Western European text)."
         ) from None
 
 

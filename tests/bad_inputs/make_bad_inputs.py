@@ -386,6 +386,37 @@ def define_cases() -> None:
         text("date,close\n" + "".join(f"2024-01-{d:02d},5\n" for d in range(1, 31)))
     )
 
+    # --- text classification and entity-tagging files (data/text.py, data/tagging.py) ---------------
+    reviews = "".join(f"great film {i},pos\nawful plot {i},neg\n" for i in range(3))
+    case("text_gbk.csv", "GBK-encoded Chinese on line 4", ("line 4", "byte offset 36", "UTF-8"), options={"text": "text"})(
+        lambda p: p.write_bytes(b"text,label\ngreat film,pos\nawful,neg\n" + "\u5dee\u8bc4".encode("gbk") + b",neg\n")
+    )
+    case("text_no_text_column.csv", "text='body' is not a column", ("'body'", "text, label"), options={"text": "body"})(
+        text("text,label\n" + reviews)
+    )
+    case("text_empty_text.csv", "line 4 has no text", ("line 4", "the text is empty"), options={"text": "text"})(
+        text("text,label\ngreat,pos\nawful,neg\n,neg\n")
+    )
+    case("text_bad_json.jsonl", "line 2 is cut off", ("line 2", "not valid JSON"))(
+        text('{"text": "great", "label": "pos"}\n{"text": "awful", "label": \n')
+    )
+    case("text_missing_label.jsonl", "line 3 has no label field", ("line 3", "no field 'label'"))(
+        text('{"text": "great", "label": "pos"}\n{"text": "awful", "label": "neg"}\n{"text": "dull"}\n')
+    )
+    case("text_not_objects.jsonl", "line 1 is a JSON list", ("line 1", "not an object"))(text('["great", "pos"]\n'))
+    case("text_bad_tokenizer.csv", "tokenizer='bpe'", ("tokenizer='bpe'", "char, word, cjk"),
+         options={"text": "text", "tokenizer": "bpe"})(text("text,label\n" + reviews))
+    case("conll_no_tag.conll", "line 3 has a token but no tag", ("line 3", "token and a tag"))(
+        text("John\tB-PER\nlives\tO\nhere\n")
+    )
+    case("conll_bad_tag.conll", "line 2 tag 'PERSON' is not BIO", ("line 2", "'PERSON'", "not a BIO tag"))(
+        text("Mary\tB-PER\nSmith\tPERSON\n")
+    )
+    case("conll_latin1.bio", "Latin-1 text on line 2", ("line 2", "byte offset 13", "UTF-8"))(
+        text("Paris\tB-LOC\nZ\u00fcrich\tB-LOC\n", encoding="latin-1")
+    )
+    case("conll_only_o.conll", "no entities at all", ("every token is tagged O",))(text("a\tO\n\nb\tO\n\nc\tO\n"))
+
 
 def tiff() -> bytes:
     buf = io.BytesIO()
