@@ -29,6 +29,10 @@ def register(add) -> None:
     sp.add_argument("--store", default=str(DEFAULT_STORE), help=f"results file (default {DEFAULT_STORE})")
     sp.add_argument("--out", default=str(DEFAULT_OUT), help=f"report folder (default {DEFAULT_OUT})")
     sp.add_argument("--backend", default="local", choices=list(BACKENDS), help="where runs execute (default local)")
+    sp.add_argument("--address", help="with --backend ray: the cluster, 'auto' or ray://HOST:10001 "
+                    "(default: a private Ray on this machine)")
+    sp.add_argument("--no-stack", action="store_true",
+                    help="train seeds one by one (default: the seeds of a model train as one stacked computation)")
     sp.add_argument("--workers", type=int, help="parallel runs, one thread each (default: the number of cores)")
     sp.add_argument("--param", action="append", metavar="MODEL.NAME=VALUE",
                     help="a model parameter, e.g. cnn.width=16 (NAME=VALUE alone: every model that has it)")
@@ -132,6 +136,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
     try:
         res = compare(args.data, models, seeds=args.seeds, budget=args.budget, params=model_params(args.param, models),
                       tune=args.tune, store=args.store, backend=args.backend, workers=args.workers, device=args.device,
+                      address=args.address, batch_seeds=not args.no_stack,
                       on_event=progress)
     finally:
         progress.stop()

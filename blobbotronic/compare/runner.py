@@ -22,6 +22,7 @@ from typing import Any
 
 from ..errors import BlobError
 from ..registry import Registry
+from .groups import group_seeds, rows_of
 from .stats import analyze, summary_records
 from .store import DEFAULT_STORE, RunKey, Store, now, params_hash
 
@@ -65,16 +66,22 @@ class RunTask:
         import torch
 
         from ..models import create
-        from ..train import TrainConfig, fit, headline, seed_everything
-        from ..train.loop import pick_device
-        from ..train.metrics import inference_cost, predict_batches
-        from ..train.tasks import confusion
+        from ..train import TrainConfig, fit, seed_everything
 
         torch.set_num_threads(int(self.config.get("threads") or 1))
         ds = dataset(self.dataset)
         seed_everything(self.seed)
         model = create(self.model, ds.spec, **self.params)
-        run = fit(model, ds, TrainConfig(**self.config, seed=self.seed, quiet=True))
+        return self.row(fit(model, ds, TrainConfig(**self.config, seed=self.seed, quiet=True)))
+
+    def row(self, run: Any) -> dict[str, Any]:
+        """The store row of this task's finished Run (seed groups train several, then call this per seed)."""
+        from ..train import headline
+        from ..train.loop import pick_device
+        from ..train.metrics import inference_cost, predict_batches
+        from ..train.tasks import confusion
+
+        ds = dataset(self.dataset)
         test = ds.test.to(pick_device(run.config.device))
         cost = {**run.cost, **inference_cost(run.model, test)}
         cm = None
@@ -212,8 +219,9 @@ class LocalBackend:
                 pool.shutdown(wait=False, cancel_futures=True)
 
 
-def make_backend(name: str, workers: int | None = None) -> Any:
-    return BACKENDS.get(name)(workers=workers)
+def make_backend(name: str, workers: int | None = None, **options: Any) -> Any:
+    """A backend by name; ``options`` (such as a Ray ``address``) go to its constructor when given."""
+    return BACKENDS.get(name)(workers=workers, **{k: v for k, v in options.items() if v is not None})
 
 
 # ---- the grid ---------------------------------------------------------------------------------------
@@ -255,12 +263,14 @@ def compare(datasets: str | Iterable[str], models: str | Iterable[str], seeds: i
             budget: str | None = None, params: dict[str, dict[str, Any]] | None = None, tune: int = 0,
             store: str | Path | Store = DEFAULT_STORE, backend: str = "local", workers: int | None = None,
             quiet: bool = True, device: str = "auto", on_event: Callable[..., None] | None = None,
-            **config: Any) -> Comparison:
+            batch_seeds: bool = True, address: str | None = None, **config: Any) -> Comparison:
     """Train every model on every data set for every seed under the same budget; return rows and statistics.
 
     ``params`` maps a model name to its parameters; ``tune=K`` gives each (data set, model) K Optuna
     trials on the validation split first. Runs already in ``store`` are reused, not rerun.
     ``on_event(kind, **info)`` hears "plan", "tuned" and "row" as the grid advances.
+    ``batch_seeds`` trains the seeds of one model as one stacked computation where the model allows it
+    (compare/groups.py; the same rows up to rounding); ``address`` is the Ray cluster for ``backend="ray"``.
     """
     from ..models import create, resolve_params
     from ..train import TrainConfig
@@ -282,7 +292,8 @@ def compare(datasets: str | Iterable[str], models: str | Iterable[str], seeds: i
     if budget is not None:
         base_cfg["budget"] = Budget.parse(budget).to_dict()
     db = store if isinstance(store, Store) else Store(store)
-    engine = make_backend(backend, 1 if base_cfg["device"].startswith("cuda") and not workers else workers)
+    engine = make_backend(backend, 1 if base_cfg["device"].startswith("cuda") and not workers else workers,
+                          address=address)
 
     # ---- plan: resolve every (data set, model), skipping pairs that cannot meet -------------------
     plan, skipped = [], []
@@ -339,12 +350,17 @@ def compare(datasets: str | Iterable[str], models: str | Iterable[str], seeds: i
     todo_runs = [t for t in tasks if t.key not in done]
     emit("plan", phase="run", total=len(tasks), reused=len(tasks) - len(todo_runs))
     ran = 0
-    for row in engine.run(todo_runs):
-        db.put(row)
-        ran += 1
-        emit("row", row=row, done=len(tasks) - len(todo_runs) + ran, total=len(tasks))
+    work = group_seeds(todo_runs, getattr(engine, "workers", 1) or 1) if batch_seeds else todo_runs
+    for res in engine.run(work):
+        for row in rows_of(res):  # a seed group's result holds several rows
+            db.put(row)
+            ran += 1
+            emit("row", row=row, done=len(tasks) - len(todo_runs) + ran, total=len(tasks))
     rows = db.rows(keys=[t.key for t in tasks])
     result = Comparison(rows, analyze(rows), db.path, ran=ran, reused=len(tasks) - len(todo_runs), skipped=skipped)
     if not isinstance(store, Store):
         db.close()
     return result
+
+
+from . import ray_backend  # noqa: E402,F401  (registers the "ray" backend; Ray itself loads lazily)
