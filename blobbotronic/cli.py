@@ -159,7 +159,13 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     options = parse_data_options(args.data_option)
     ds = load(args.data, seed=args.seed, **options)
-    run = train(ds, args.model, seed=args.seed, params=parse_params(args.param), config=train_config(args))
+    from .train.logging import from_args
+
+    log = from_args(args, ds.spec.name)  # --log tensorboard|mlflow: a training Callback, or None
+    run = train(ds, args.model, seed=args.seed, params=parse_params(args.param), config=train_config(args),
+                callbacks=[log] if log else [])
+    if log:
+        log.finish(run)
     ckpt = None
     if not args.no_save:
         ckpt = Path(args.save or Path("blobbotronic-out") / "checkpoints" / f"{ds.spec.name}-{args.model}-seed{args.seed}")
@@ -271,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--save", metavar="DIR", help="checkpoint folder (default blobbotronic-out/checkpoints/...)")
     sp.add_argument("--no-save", action="store_true", help="do not write a checkpoint")
     training_flags(sp)
+    from .train.logging import log_flags
+
+    log_flags(sp)
 
     sp = add("demo", "the main job on built-in data: every claim of the primer tested (claims --quick)")
     sp.add_argument("--only", metavar="ID[,ID]", help="run only these claims")

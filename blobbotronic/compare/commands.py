@@ -19,8 +19,8 @@ def register(add) -> None:
     from .runner import BACKENDS
 
     sp = add("compare", "train every model on every data set for every seed under one budget, then report")
-    sp.add_argument("--data", required=True, help="data sets, comma-separated (built-in names, files or folders)")
-    sp.add_argument("--models", required=True, help="models, comma-separated (see `blobbotronic models`)")
+    sp.add_argument("--data", help="data sets, comma-separated (built-in names, files or folders)")
+    sp.add_argument("--models", help="models, comma-separated (see `blobbotronic models`)")
     sp.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 for every model (default 3)")
     sp.add_argument("--budget",
                     help="'6000 steps', '30 epochs' or '60s', the same for every model (default: each data set's own)")
@@ -38,6 +38,12 @@ def register(add) -> None:
                     help="a model parameter, e.g. cnn.width=16 (NAME=VALUE alone: every model that has it)")
     sp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     sp.add_argument("--quiet", action="store_true", help="no progress display")
+    sp.add_argument("--config", metavar="FILE", help="an experiment file (YAML or TOML) giving any of the above")
+    from ..config import remember_defaults
+    from ..train.logging import log_flags
+
+    log_flags(sp)
+    remember_defaults(sp)
     from ..report import commands as report_commands
 
     report_commands.register(add)
@@ -125,22 +131,30 @@ def show_summary(obj: dict[str, Any], analyses: list[dict[str, Any]]) -> None:
 
 @command("compare")
 def cmd_compare(args: argparse.Namespace) -> None:
+    from ..config import apply, save_resolved, used
     from .runner import _as_list, compare
 
+    experiment = apply(args)  # --config FILE fills the flags left at their defaults
     models = _as_list(args.models)
-    if args.seeds < 1:
+    if isinstance(args.seeds, int) and args.seeds < 1:
         raise BlobError(f"--seeds must be at least 1, got {args.seeds}.")
     if args.tune < 0:
         raise BlobError(f"--tune must be 0 or more trials, got {args.tune}.")
     progress = Progress(args.quiet or args.json)
+    if args.log:
+        from ..train.logging import RowLogger
+
+        progress = RowLogger(args.log, args.log_dir, then=progress)  # each finished run's row, with its curves
     try:
         res = compare(args.data, models, seeds=args.seeds, budget=args.budget, params=model_params(args.param, models),
                       tune=args.tune, store=args.store, backend=args.backend, workers=args.workers, device=args.device,
                       address=args.address, batch_seeds=not args.no_stack,
-                      on_event=progress)
+                      on_event=progress, **args.train_settings)
     finally:
         progress.stop()
     path = res.report(args.out)
     obj = {"runs": res.runs(), "summary": res.summary, "report": str(path), "store": str(res.store),
            "ran": res.ran, "reused": res.reused, "skipped": res.skipped}
+    if experiment is not None:
+        obj["config"] = str(save_resolved(experiment, args.out, res.rows, used(args, models)))
     emit(args, obj, lambda o: show_summary(o, res.analyses))
