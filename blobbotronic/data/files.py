@@ -638,6 +638,9 @@ def load_image_folder(path: Path, seed: int = 0, **options: Any) -> Dataset:
     from .hf_folders import is_hf_folder, load_hf_folder  # a Hugging Face save_to_disk folder is read there
     if is_hf_folder(path):
         return load_hf_folder(path, seed=seed, **options)
+    from . import video  # a folder of clips (video files, frame folders) goes to the video loader
+    if video.is_video_folder(path, options):
+        return video.load_video_folder(path, seed=seed, **options)
     opts = _options(path, options, {"size": None, "grey": None, "skip_bad": False})
     skip_bad = bool(_flag(path, "skip_bad", opts["skip_bad"]))
     files = _class_files(path)

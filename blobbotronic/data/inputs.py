@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import BlobError
-from . import files
+from . import files, video
 from .spec import Spec
 from .transforms import apply_scaler
 
@@ -186,3 +186,7 @@ def _lengths(spec: Spec, arrays: list[np.ndarray]) -> torch.Tensor | None:
     if all(n == spec.input_shape[0] for n in lengths):
         return None
     return torch.tensor(lengths, dtype=torch.long)
+
+
+# --- video: clip files, frame folders and .npy clips, read by data/video.py --------------------------
+reads("video")(video.read_video_inputs)

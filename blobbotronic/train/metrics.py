@@ -18,6 +18,7 @@ from .tasks import confusion, task_for  # noqa: F401  (confusion re-exported for
 def predict_batches(model: nn.Module, split: Split, batch_size: int = 1024) -> torch.Tensor:
     """Model outputs for a whole split, in batches, in evaluation mode (the caller restores the mode)."""
     model.eval()
+    batch_size = min(batch_size, getattr(split.x, "max_batch", batch_size))  # lazy data (data/video.py ClipStore)
     outs = []
     for i in range(0, len(split), batch_size):
         lengths = None if split.lengths is None else split.lengths[i : i + batch_size]
