@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from blobbotronic.data import Spec
-from blobbotronic.data import glyphs
+from blobbotronic.data import Spec, glyphs
 from blobbotronic.errors import BlobError
 from blobbotronic.models import create
 
@@ -57,8 +56,16 @@ def test_glyph_cnn_lstm_uses_the_vocabulary(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     font_or_skip()
     vocab = ["<pad>", "<unk>", "好", "坏", "很", "不"]
-    spec = Spec("s", "text", "classify", (4,), 2, classes=("neg", "pos"), vocab_size=len(vocab),
-                extra={"vocab": vocab, "tokenizer": "cjk", "max_len": 4})
+    spec = Spec(
+        "s",
+        "text",
+        "classify",
+        (4,),
+        2,
+        classes=("neg", "pos"),
+        vocab_size=len(vocab),
+        extra={"vocab": vocab, "tokenizer": "cjk", "max_len": 4},
+    )
     torch.manual_seed(0)
     model = create("glyph_cnn_lstm", spec, size=16)
     assert model.glyphs.shape == (6, 1, 16, 16) and "glyphs" not in model.state_dict()  # rebuilt, not saved

@@ -53,8 +53,11 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-CONLL = "-DOCSTART- O\n\n" + "John\tB-PER\nlives\tO\nin\tO\nNew\tB-LOC\nYork\tI-LOC\n.\tO\n \n" * 2 + \
-    "Mary B-PER\nSmith I-PER\nleft O\n\n" * 3
+CONLL = (
+    "-DOCSTART- O\n\n"
+    + "John\tB-PER\nlives\tO\nin\tO\nNew\tB-LOC\nYork\tI-LOC\n.\tO\n \n" * 2
+    + "Mary B-PER\nSmith I-PER\nleft O\n\n" * 3
+)
 
 
 def test_conll_reader(tmp_path):
@@ -84,7 +87,7 @@ def test_conll_bad_files(tmp_path, text, match):
 
 def test_conll_non_utf8(tmp_path):
     path = tmp_path / "gbk.bio"
-    path.write_bytes("a\tO\n".encode() + "北京\tB-LOC\n".encode("gbk"))
+    path.write_bytes(b"a\tO\n" + "北京\tB-LOC\n".encode("gbk"))
     with pytest.raises(BlobError, match="gbk.bio, line 2: byte 0x.. at byte offset 4"):
         load(path)
 
@@ -94,7 +97,22 @@ def test_people_daily_to_character_bio():
     assert too_long == 0 and len(sentences) == 2
     chars, tags = sentences[0]
     assert "".join(chars) == "江泽民在北京会见新华社记者。"
-    assert tags == ["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC", "O", "O", "B-ORG", "I-ORG", "I-ORG", "O", "O", "O"]
+    assert tags == [
+        "B-PER",
+        "I-PER",
+        "I-PER",
+        "O",
+        "B-LOC",
+        "I-LOC",
+        "O",
+        "O",
+        "B-ORG",
+        "I-ORG",
+        "I-ORG",
+        "O",
+        "O",
+        "O",
+    ]
 
 
 def test_builtins():

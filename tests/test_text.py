@@ -18,8 +18,16 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-REVIEWS = [("great film, loved it", "pos"), ("awful plot", "neg"), ("loved the cast", "pos"), ("boring and awful", "neg"),
-           ("great fun", "pos"), ("awful acting", "neg"), ("a great cast", "pos"), ("dull, boring", "neg")] * 3
+REVIEWS = [
+    ("great film, loved it", "pos"),
+    ("awful plot", "neg"),
+    ("loved the cast", "pos"),
+    ("boring and awful", "neg"),
+    ("great fun", "pos"),
+    ("awful acting", "neg"),
+    ("a great cast", "pos"),
+    ("dull, boring", "neg"),
+] * 3
 
 
 def csv_text(rows=REVIEWS) -> str:

@@ -56,8 +56,14 @@ def read_back(source: str, order: str, months: dict[str, int]) -> dt.date:
 
 def test_every_writer_reads_back_to_its_date():
     months = month_names()
-    dates = [dt.date(2026, 11, 24), dt.date(1950, 1, 1), dt.date(2049, 12, 31), dt.date(2001, 2, 3),
-             dt.date(1999, 5, 31), dt.date(2012, 8, 12)]
+    dates = [
+        dt.date(2026, 11, 24),
+        dt.date(1950, 1, 1),
+        dt.date(2049, 12, 31),
+        dt.date(2001, 2, 3),
+        dt.date(1999, 5, 31),
+        dt.date(2012, 8, 12),
+    ]
     for w in writers():
         for d in dates:
             source = w.write(d)

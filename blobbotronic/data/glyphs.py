@@ -109,7 +109,7 @@ def _cache_file(font_path: Path, size: int) -> Path:
 def _read_cache(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as z:
-            return dict(zip(z["tokens"].tolist(), z["bitmaps"]))
+            return dict(zip(z["tokens"].tolist(), z["bitmaps"], strict=True))
     except (OSError, ValueError, KeyError, EOFError):
         return {}  # absent or damaged: draw again
 

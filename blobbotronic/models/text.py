@@ -20,8 +20,9 @@ def run_lstm(lstm: nn.LSTM, seq: torch.Tensor, lengths: torch.Tensor | None) -> 
     """Run an LSTM over padded input (packed when lengths are known): outputs (B, L, D*H) and the final
     state of the last layer (B, D*H), both directions concatenated."""
     if lengths is not None:
-        packed = nn.utils.rnn.pack_padded_sequence(seq, lengths.cpu().clamp_min(1), batch_first=True,
-                                                   enforce_sorted=False)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            seq, lengths.cpu().clamp_min(1), batch_first=True, enforce_sorted=False
+        )
         out, (h, _) = lstm(packed)
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=seq.shape[1])
     else:
@@ -37,9 +38,15 @@ def glyph_cnn(size: int, channels: int, dim: int) -> nn.Sequential:
     """A small 2-D CNN that turns one (1, size, size) glyph bitmap into a ``dim`` vector."""
     side = size // 4
     return nn.Sequential(
-        nn.Conv2d(1, channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(channels, 2 * channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(2 * channels * side * side, dim), nn.ReLU(),
+        nn.Conv2d(1, channels, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(channels, 2 * channels, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(2 * channels * side * side, dim),
+        nn.ReLU(),
     )
 
 
@@ -72,8 +79,17 @@ class GlyphCNNLSTM(Model):
 
     train_defaults = {"lr": 3e-3, "clip": 1.0}
 
-    def __init__(self, spec: Spec, *, size: int = 24, channels: int = 16, dim: int = 64, hidden: int = 64,
-                 bidirectional: bool = False, dropout: float = 0.0):
+    def __init__(
+        self,
+        spec: Spec,
+        *,
+        size: int = 24,
+        channels: int = 16,
+        dim: int = 64,
+        hidden: int = 64,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+    ):
         super().__init__(spec)
         from ..data.glyphs import glyph_table
 
@@ -117,7 +133,9 @@ class Tagger(Model):
 
 
 def conv_layers(in_dim: int, width: int, depth: int, kernel: int) -> nn.ModuleList:
-    return nn.ModuleList(nn.Conv1d(in_dim if i == 0 else width, width, kernel, padding=kernel // 2) for i in range(depth))
+    return nn.ModuleList(
+        nn.Conv1d(in_dim if i == 0 else width, width, kernel, padding=kernel // 2) for i in range(depth)
+    )
 
 
 def run_convs(convs: nn.ModuleList, h: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -158,8 +176,16 @@ class CNNTagger(Tagger):
     Cost: width^2 x kernel per layer per token, parallel over positions.
     """
 
-    def __init__(self, spec: Spec, *, embed_dim: int = 64, width: int = 128, depth: int = 3, kernel: int = 5,
-                 dropout: float = 0.0):
+    def __init__(
+        self,
+        spec: Spec,
+        *,
+        embed_dim: int = 64,
+        width: int = 128,
+        depth: int = 3,
+        kernel: int = 5,
+        dropout: float = 0.0,
+    ):
         super().__init__(spec, embed_dim, width, dropout)
         self.convs = conv_layers(embed_dim, width, depth, kernel)
 
@@ -175,8 +201,16 @@ class CNNBiLSTMTagger(Tagger):
     must learn. Alternatives: the pure ``bilstm_tagger`` or ``cnn_tagger``. Cost: the sum of both.
     """
 
-    def __init__(self, spec: Spec, *, embed_dim: int = 64, width: int = 64, kernel: int = 3, hidden: int = 64,
-                 dropout: float = 0.0):
+    def __init__(
+        self,
+        spec: Spec,
+        *,
+        embed_dim: int = 64,
+        width: int = 64,
+        kernel: int = 3,
+        hidden: int = 64,
+        dropout: float = 0.0,
+    ):
         super().__init__(spec, embed_dim, 2 * hidden, dropout)
         self.convs = conv_layers(embed_dim, width, 1, kernel)
         self.lstm = nn.LSTM(width, hidden, batch_first=True, bidirectional=True)
@@ -198,8 +232,9 @@ class AttentionTagger(Tagger):
 
     train_defaults = {"lr": 1e-3, "clip": 1.0}
 
-    def __init__(self, spec: Spec, *, dim: int = 64, heads: int = 4, layers: int = 2, ff: int = 128,
-                 dropout: float = 0.0):
+    def __init__(
+        self, spec: Spec, *, dim: int = 64, heads: int = 4, layers: int = 2, ff: int = 128, dropout: float = 0.0
+    ):
         super().__init__(spec, dim, dim, dropout)
         self.pos = nn.Parameter(torch.randn(1, spec.input_shape[0], dim) * 0.02)
         layer = nn.TransformerEncoderLayer(dim, heads, ff, dropout, batch_first=True, norm_first=True)

@@ -46,7 +46,7 @@ def entity_scores(true: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) 
     0.0
     """
     tp = n_true = n_pred = 0
-    for t, p in zip(true, pred):
+    for t, p in zip(true, pred, strict=True):
         ts, ps = bio_spans(t), bio_spans(p)
         tp += len(ts & ps)
         n_true += len(ts)
@@ -54,8 +54,13 @@ def entity_scores(true: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) 
     precision = tp / n_pred if n_pred else 0.0
     recall = tp / n_true if n_true else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"entity_precision": precision, "entity_recall": recall, "entity_f1": f1,
-            "entities_true": float(n_true), "entities_predicted": float(n_pred)}
+    return {
+        "entity_precision": precision,
+        "entity_recall": recall,
+        "entity_f1": f1,
+        "entities_true": float(n_true),
+        "entities_predicted": float(n_pred),
+    }
 
 
 def _valid(y: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -82,9 +87,9 @@ class Tag(Task):
         pred = out.argmax(-1)
         names = self.spec.classes
         true_tags, pred_tags = [], []
-        for p_row, y_row, m_row in zip(pred.tolist(), y.tolist(), mask.tolist()):
-            true_tags.append([names[v] for v, m in zip(y_row, m_row) if m])
-            pred_tags.append([names[v] for v, m in zip(p_row, m_row) if m])
+        for p_row, y_row, m_row in zip(pred.tolist(), y.tolist(), mask.tolist(), strict=True):
+            true_tags.append([names[v] for v, m in zip(y_row, m_row, strict=True) if m])
+            pred_tags.append([names[v] for v, m in zip(p_row, m_row, strict=True) if m])
         return {
             **entity_scores(true_tags, pred_tags),
             "token_accuracy": ((pred == y) & mask).sum().item() / max(1, mask.sum().item()),
