@@ -416,6 +416,52 @@ def define_cases() -> None:
         text("Paris\tB-LOC\nZ\u00fcrich\tB-LOC\n", encoding="latin-1")
     )
     case("conll_only_o.conll", "no entities at all", ("every token is tagged O",))(text("a\tO\n\nb\tO\n\nc\tO\n"))
+    video_cases()
+
+
+# --- video clips and folders of clips (data/video.py) ---------------------------------------------
+VIDEO_SPEC = {"name": "clips", "modality": "video", "task": "classify", "input_shape": [4, 1, 8, 8], "n_outputs": 2,
+              "classes": ["a", "b"], "extra": {"frames": 4, "size": [8, 8], "grey": True, "stride": None}}
+
+
+def clip_bytes(seed: int, suffix: str) -> bytes:
+    """A tiny clip (6 frames of 16x16, a square moving right) written with PyAV, as bytes."""
+    import tempfile
+
+    from blobbotronic.data.video import write_clip
+
+    frames = np.zeros((6, 16, 16), np.uint8)
+    for t in range(6):
+        frames[t, 4 + seed % 4 : 10 + seed % 4, 2 * t : 2 * t + 4] = 255
+    with tempfile.TemporaryDirectory() as tmp:
+        return write_clip(Path(tmp) / f"clip{suffix}", frames).read_bytes()
+
+
+def video_cases() -> None:
+    ok = {f"{c}/clip{i}.avi": clip_bytes(i, ".avi") for c, i in (("a", 0), ("a", 1), ("b", 2), ("b", 3))}
+    whole = clip_bytes(4, ".avi")
+    case("video_truncated_clips", "a/cut.avi is cut to 40% of its bytes", ("cut.avi", "truncated"))(
+        image_folder({**ok, "a/cut.avi": whole[: len(whole) * 2 // 5]})
+    )
+    case("video_one_class", "clips of one class only", ("two classes",))(
+        image_folder({k: v for k, v in ok.items() if k.startswith("a/")})
+    )
+    case("video_bad_frames_option", "frames='many' is not a number", ("frames='many'", "whole number"),
+         options={"frames": "many"})(image_folder(ok))
+    case("video_labels_missing_clip", "labels.csv line 3 names a clip that is not there", ("line 3", "does not exist"))(
+        image_folder({"x.avi": ok["a/clip0.avi"], "y.avi": ok["b/clip2.avi"],
+                     "labels.csv": b"path,label\nx.avi,a\nnope.avi,b\ny.avi,b\n"})
+    )
+    case("video_garbage.mp4", "random bytes named .mp4", ("cannot decode",), spec=VIDEO_SPEC)(
+        lambda p: p.write_bytes(np.random.default_rng(5).bytes(600))
+    )
+    gif = clip_bytes(6, ".gif")
+    case("video_truncated.gif", "an animated GIF cut short", ("truncated",), spec=VIDEO_SPEC)(
+        lambda p: p.write_bytes(gif[: len(gif) // 2])
+    )
+    case("video_flat.npy", "a 2-D array where a clip (T, H, W) belongs", ("(T, H, W)",), spec=VIDEO_SPEC)(
+        lambda p: p.write_bytes(npy(np.zeros((4, 8), np.float32)))
+    )
 
 
 def tiff() -> bytes:
