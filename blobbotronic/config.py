@@ -278,7 +278,8 @@ def save_resolved(exp: Experiment, folder: str | Path, rows: list[dict[str, Any]
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     except ImportError:
         text = json.dumps(data, indent=2)
-    head = f"# The experiment of {exp.path} as it ran; rerun it with: blobbotronic compare --config {folder / RESOLVED}\n"
+    head = (f"# The experiment of {exp.path} as it ran; rerun it with: "
+            f"blobbotronic compare --config {folder / RESOLVED}\n")
     target = folder / RESOLVED
     target.write_text(head + text, encoding="utf-8")
     return target

@@ -140,7 +140,7 @@ def _to_onnx(wrapped: nn.Module, example: tuple, names: list[str], output: str, 
         with _quiet():
             torch.onnx.export(wrapped, example, str(path), input_names=names, output_names=[output],
                               dynamic_axes=axes, opset_version=opset, dynamo=False)
-        return "torchscript"
+        return "TorchScript-based"
     except Exception as first:  # noqa: BLE001 - any tracing failure sends us to the other exporter
         _need("onnxscript", "onnxscript")
         batch = torch.export.Dim("batch", min=1)
@@ -199,7 +199,8 @@ def _check(wrapped: nn.Module, spec: Spec, path: Path, format: str, inputs: list
     with torch.no_grad():
         want = wrapped(*fresh).float()
     if format == "onnx":
-        got = torch.from_numpy(run_onnx(path, dict(zip(["x", "lengths"], (t.numpy() for t in fresh)))))
+        feed = dict(zip(["x", "lengths"][: len(fresh)], (t.numpy() for t in fresh), strict=True))
+        got = torch.from_numpy(run_onnx(path, feed))
     else:
         with torch.no_grad():
             got = torch.jit.load(str(path))(*fresh).float()

@@ -32,7 +32,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     def show(r: dict[str, Any]) -> None:
         checked = "not checked" if r["max_abs_diff"] is None else (
             f"outputs within {r['max_abs_diff']:.1e} of PyTorch's (allowed {r['tolerance']:g})")
-        console().print(f"{r['model']} -> {r['path']} ({r['format']}, {r['exporter']} exporter; inputs "
-                        f"{', '.join(r['inputs'])} with a free batch axis; {checked})")
+        console().print(f"{r['model']} -> {r['path']} ({r['format']} by the {r['exporter']} exporter; inputs "
+                        f"{', '.join(r['inputs'])} with a free batch axis; {checked})", markup=False)
 
     emit(args, rec, show)

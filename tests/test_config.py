@@ -61,10 +61,14 @@ def test_yaml_and_toml_say_the_same_thing(tmp_path):
 
 
 @pytest.mark.parametrize("text,message", [
-    ("data: [xor]\nmodles: [mlp]\n", r"e.yaml, line 2, key modles: unknown key. Did you mean 'models'\? Valid keys: name, data"),
-    ("data: [xor]\nmodels: [mlp]\ntrain:\n  lrate: 0.1\n", r"line 4, key train.lrate: unknown training setting. Valid: batch_size, lr"),
-    ("data: [xor]\nmodels:\n  mlp: {hiden: 3}\n", r"line 3, key models.mlp: Model 'mlp' has no parameter 'hiden'. Valid parameters: hidden=100"),
-    ("data: [xor]\nmodels: [mlp]\nparams:\n  cnn: {width: 3}\n", r"line 4, key params.cnn: 'cnn' is not among the models \(mlp\)"),
+    ("data: [xor]\nmodles: [mlp]\n",
+     r"e.yaml, line 2, key modles: unknown key. Did you mean 'models'\? Valid keys: name, data"),
+    ("data: [xor]\nmodels: [mlp]\ntrain:\n  lrate: 0.1\n",
+     r"line 4, key train.lrate: unknown training setting. Valid: batch_size, lr"),
+    ("data: [xor]\nmodels:\n  mlp: {hiden: 3}\n",
+     r"line 3, key models.mlp: Model 'mlp' has no parameter 'hiden'. Valid parameters: hidden=100"),
+    ("data: [xor]\nmodels: [mlp]\nparams:\n  cnn: {width: 3}\n",
+     r"line 4, key params.cnn: 'cnn' is not among the models \(mlp\)"),
     ("data: [xor]\nmodels: [mlpp]\n", r"key models.mlpp: Unknown model 'mlpp'. Did you mean 'mlp'\?"),
     ("data: [xor]\nmodels: [mlp]\nseeds: three\n", r"line 3, key seeds: must be a positive number of seeds"),
     ("data: [xor]\nmodels: [mlp]\nbudget: forever\n", r"key budget: Cannot read the budget 'forever'"),
@@ -92,7 +96,8 @@ def test_compare_runs_a_config_saves_it_resolved_and_reruns_from_it(tmp_path, mo
     assert main(["compare", "--config", "e.yaml", "--json"]) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["ran"] == 8 and first["config"] == str(Path("report") / "resolved-config.yaml")
-    assert {(r["dataset"], r["model"]) for r in first["runs"]} == {(d, m) for d in ("xor", "and") for m in ("mlp", "logistic")}
+    pairs = {(d, m) for d in ("xor", "and") for m in ("mlp", "logistic")}
+    assert {(r["dataset"], r["model"]) for r in first["runs"]} == pairs
     assert all(r["params"].get("hidden") == 8 for r in first["runs"] if r["model"] == "mlp")
     resolved = read(tmp_path / "report" / "resolved-config.yaml")  # a valid config file itself
     assert resolved.values["params"]["mlp"] == {"hidden": 8, "depth": 1, "activation": "relu", "dropout": 0.0}

@@ -1,4 +1,4 @@
-"""Inputs from the ecosystem: numpy arrays, DataFrames, Parquet and Hugging Face folders, encoded as the file loaders do."""
+"""Inputs from the ecosystem: arrays, DataFrames, Parquet and Hugging Face folders, encoded as the file loaders do."""
 
 from __future__ import annotations
 
@@ -132,7 +132,8 @@ def hf_folders(tmp_path_factory):
         "train": datasets.Dataset.from_dict(rows(30), features=image_features),
         "test": datasets.Dataset.from_dict(rows(8), features=image_features),
     }).save_to_disk(str(root / "images"))
-    text_features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])})
+    text_features = datasets.Features({"text": datasets.Value("string"),
+                                       "label": datasets.ClassLabel(names=["neg", "pos"])})
     texts = [f"{w} {i}" for i, w in enumerate(["good", "bad"] * 12)]
     datasets.Dataset.from_dict({"text": texts, "label": [0, 1] * 12}, features=text_features).save_to_disk(
         str(root / "texts"))
@@ -143,7 +144,8 @@ def hf_folders(tmp_path_factory):
 def test_hf_image_folder_keeps_class_names_and_the_test_split(hf_folders):
     ds = load(hf_folders / "images")
     assert ds.spec.modality == "image" and ds.spec.classes == ("dark", "light")
-    assert ds.spec.input_shape == (1, 10, 12) and ds.sizes()["test"] == 8 and ds.meta["hf_splits"] == {"train": 30, "test": 8}
+    assert ds.spec.input_shape == (1, 10, 12) and ds.sizes()["test"] == 8
+    assert ds.meta["hf_splits"] == {"train": 30, "test": 8}
     dark = ds.train.x[ds.train.y == 0]
     assert float(dark.max()) < 0.2 < float(ds.train.x[ds.train.y == 1].min())  # labels match their pixels
 

@@ -187,7 +187,7 @@ def frame_table(where: Path, frame: Any) -> Any:
     if len(set(header)) != len(header):
         raise BlobError(f"{where}: column names repeat ({', '.join(header)}); every column needs a unique name.")
     columns = [[_cell(v) for v in frame[c].tolist()] for c in frame.columns]
-    rows = [list(r) for r in zip(*columns)]
+    rows = [list(r) for r in zip(*columns, strict=True)]
     return FrameTable(where, header, rows, list(range(1, len(rows) + 1)))
 
 

@@ -150,7 +150,8 @@ def _images(path: Path, train: Any, test: Any, column: str, names: dict[str, lis
     if options.get("task") not in (None, "classify"):
         raise BlobError(f"{path}: image folders are classified; option task={options['task']!r} is not valid here.")
     sources = [_image_source(path, v, i) for i, v in enumerate(train.column(column).to_pylist())]
-    test_sources = [] if test is None else [_image_source(path, v, i) for i, v in enumerate(test.column(column).to_pylist())]
+    test_cells = [] if test is None else test.column(column).to_pylist()
+    test_sources = [_image_source(path, v, i) for i, v in enumerate(test_cells)]
     headers = [files.peek_image(s) for s in sources]
     size = files._size_option(path, options.get("size")) or files.default_image_size([s for s, _ in headers])
     grey = files._flag(path, "grey", options.get("grey"))

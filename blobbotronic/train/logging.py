@@ -65,8 +65,8 @@ class TensorBoardWriter(Writer):
     def start(self, name: str, params: dict[str, Any]) -> None:
         folder = self.root / re.sub(r"[^\w.=-]+", "_", name)
         self.w = self.SummaryWriter(str(folder))
-        self.params = {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v) for k, v in _flat(params).items()
-                       if v is not None}
+        self.params = {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v)
+                       for k, v in _flat(params).items() if v is not None}
         self.w.add_text("params", "\n".join(f"    {k} = {v}" for k, v in self.params.items()), 0)
         self.path = folder
 
