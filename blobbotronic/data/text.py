@@ -149,7 +149,15 @@ def text_dataset(
 
 # --- files: CSV/TSV and JSON lines ---------------------------------------------------------------
 
-TEXT_OPTIONS = {"text": None, "label": None, "tokenizer": "char", "min_freq": 1, "max_len": None, "dedupe": True}
+TEXT_OPTIONS = {
+    "text": None,
+    "label": None,
+    "tokenizer": "char",
+    "min_freq": 1,
+    "max_len": None,
+    "dedupe": True,
+    "task": "classify",
+}
 
 
 def decode_utf8(path: Path, data: bytes) -> str:
@@ -189,6 +197,11 @@ def _text_options(path: Path, given: dict[str, Any]) -> dict[str, Any]:
             except (TypeError, ValueError, AssertionError):
                 raise BlobError(f"{path}: option {key}={given[key]!r} must be a whole number of at least 1.") from None
     opts["dedupe"] = str(opts["dedupe"]).strip().lower() not in ("0", "false", "no", "off")
+    if opts["task"] != "classify":
+        raise BlobError(
+            f"{path}: text files are read for task='classify', not {opts['task']!r}; entity tagging "
+            "reads CoNLL-style files (.conll, .bio)."
+        )
     return opts
 
 
