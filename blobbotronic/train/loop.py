@@ -115,7 +115,7 @@ class State:
     elapsed: float = 0.0
     train_loss: float = math.nan
     val: dict[str, float] = field(default_factory=dict)
-    best: float = -math.inf  # the headline validation metric, signed so that larger is better
+    best: tuple[float, float] = (-math.inf, -math.inf)  # (signed headline metric, -loss) on validation: larger is better
     best_step: int = 0
     stop: str | None = None
 
@@ -279,7 +279,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
             loss_sum.zero_()
             loss_count = 0
             state.val = evaluate(model, data.spec, data.val)
-            score = sign * state.val[metric]
+            # ties on the headline (common on small validation splits) go to the lower validation loss
+            score = (sign * state.val[metric], -state.val.get("loss", 0.0))
             if score > state.best:
                 state.best, state.best_step = score, state.step
                 best_state = copy.deepcopy(model.state_dict())
