@@ -67,7 +67,7 @@ class CNN(Model):
             in_ch, size = self.inputs.channels, (self.inputs.length,)
         self.body, out_size = conv_stack(self.dims, in_ch, size, width=width, depth=depth, kernel=kernel, pool=pool)
         self.readout = readout if readout != "auto" else ("flatten" if self.dims == 2 else "avg")
-        dim = width * (1 if readout == "avg" else int(torch.tensor(out_size).prod()))
+        dim = width * (1 if self.readout == "avg" else int(torch.tensor(out_size).prod()))
         self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
         self.head = make_head(spec, dim)
 
