@@ -168,30 +168,35 @@ def memory_curves_figure(curves: dict[str, dict[str, np.ndarray]], path: str | P
 
 
 def horizon_figure(rates: dict[str, dict[str, dict[int, dict[str, Any]]]], path: str | Path,
-                   criteria: dict[str, str] | None = None) -> Path:
-    """Success rate against lag (log scale), one line per model with Wilson 95% intervals, one panel per task."""
+                   criteria: dict[str, str] | None = None, models: list[str] | None = None) -> Path:
+    """Success rate against lag (log scale), one line per model with Wilson 95% intervals, one panel per task.
+
+    Each model keeps its colour in every panel; ``models`` sets the order (default: as in ``rates``).
+    """
+    models = [m for m in (models or list(rates)) if m in rates]
     tasks = sorted({t for m in rates.values() for t in m})
-    fig = _figure(4.6 * len(tasks) + 0.4, 3.4)
+    fig = _figure(4.8 * len(tasks) + 0.4, 3.5)
     axes = np.atleast_1d(fig.subplots(1, len(tasks), squeeze=False)).ravel()
     for ax, task in zip(axes, tasks, strict=False):
-        for i, (model, per_task) in enumerate(rates.items()):
-            cells = per_task.get(task)
+        for i, model in enumerate(models):
+            cells = rates[model].get(task)
             if not cells:
                 continue
             lags = sorted(cells)
             rate = np.array([cells[g]["rate"] for g in lags])
             err = np.array([[cells[g]["rate"] - cells[g]["low"] for g in lags],
                             [cells[g]["high"] - cells[g]["rate"] for g in lags]])
-            jitter = 1 + 0.03 * (i - len(rates) / 2)  # keep error bars of different models apart
-            ax.errorbar(np.array(lags) * jitter, rate, yerr=err, marker="o", ms=4, capsize=2, lw=1.2, label=model)
+            shift = 1.07 ** (i - (len(models) - 1) / 2)  # keep the models' error bars apart on the log axis
+            ax.errorbar(np.array(lags) * shift, rate, yerr=err, marker="o", ms=4, capsize=2, lw=1.4,
+                        elinewidth=0.8, alpha=0.9, color=f"C{i}", label=model)
         ax.axhline(0.5, color="grey", lw=0.6, ls=":")
         ax.set_xscale("log")
         ax.set_ylim(-0.05, 1.05)
         ax.set_xlabel("lag (sequence length)", fontsize=8)
         ax.set_title(task.replace("_", " ") + (f" ({criteria[task]})" if criteria and task in criteria else ""),
                      fontsize=9)
-    axes[0].set_ylabel("success rate over seeds", fontsize=8)
-    axes[-1].legend(fontsize=7)
+        ax.legend(fontsize=7, loc="lower left")
+    axes[0].set_ylabel("success rate over seeds (95% Wilson)", fontsize=8)
     return _save(fig, path)
 
 

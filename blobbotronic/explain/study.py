@@ -90,9 +90,12 @@ def findings(result: dict[str, Any]) -> list[str]:
                 parts.append(f"{model} {lag} (seeds {', '.join(str(seeds[k]) for k in sorted(seeds))}"
                              + (f"; 95% bootstrap {ci[0]}-{ci[1]})" if ci else ")"))
         out.append(f"Largest solved lag on {task.replace('_', ' ')}: " + "; ".join(parts) + ".")
+    gaps: dict[tuple[str, str], list[str]] = {}
     for cell in result.get("missing", []):
-        out.append(f"Not measured: {cell['model']} on {cell['task'].replace('_', ' ')} at lag {cell['lag']} "
-                   f"({cell['runs']} of {result['seeds']} seeds run); its horizon counts only the lags measured.")
+        gaps.setdefault((cell["model"], cell["task"]), []).append(f"{cell['lag']} ({cell['runs']}/{result['seeds']})")
+    for (model, task), lags in gaps.items():
+        out.append(f"Not measured: {model} on {task.replace('_', ' ')} at lag {', '.join(lags)} (seeds run/asked); "
+                   "its horizon counts only the lags measured.")
     h = s["horizons"]
     for task in result["tasks"]:
         if "rnn" in h and "lstm" in h and task in h["rnn"] and task in h["lstm"]:
@@ -155,7 +158,7 @@ def memory_study(models: Iterable[str] = DEFAULT_MODELS, tasks: Iterable[str] = 
                               "summary": summary, "horizons": summary["horizons"], "runs": results,
                               "missing": missing_cells(results, tasks, lags, models, seeds), "figures": []}
     result["figures"].append(str(figures.horizon_figure(summary["rates"], out / "memory-horizon.png",
-                                                         summary["criteria"])))
+                                                         summary["criteria"], models)))
     if curves:
         mc = memory_curves(models, curve_task, curve_lag, cfg, out, progress=progress)
         ig = {m: c["integrated_gradients"] for m, c in mc["curves"].items()}
