@@ -195,6 +195,16 @@ def test_success_rates_horizons_and_intervals():
     assert s["horizons"] == {"lstm": {"adding": 100}, "rnn": {"adding": 10}}
 
 
+def test_runs_under_other_parameters_than_todays_defaults_are_named():
+    from blobbotronic.explain.study import stale_parameters
+
+    res = _outcomes({"cnn": {10: [True]}, "rnn": {10: [True]}})
+    res[0]["params"] = {"width": 32, "readout": "no-such-readout"}
+    res[1]["params"] = {"hidden": 64}
+    (line,) = stale_parameters(res, ["cnn", "rnn"])
+    assert line.startswith("cnn's runs were trained with readout='no-such-readout'") and "width" not in line
+
+
 def test_wilson_interval_known_values():
     low, high = wilson(3, 3)
     assert high == 1.0 and low == pytest.approx(0.4385, abs=1e-3)

@@ -32,12 +32,12 @@ def register(add) -> None:
                    help="the input to explain: a file, or test:N / val:N / train:N of the checkpoint's data set")
     g.add_argument("--target", help="class to explain, by name or index (default: the predicted class)")
     m = sp.add_argument_group("explain memory")
-    m.add_argument("--models", help="comma-separated (default rnn,lstm,gru,cnn; attention also works)")
-    m.add_argument("--lags", help="comma-separated sequence lengths (default 10,30,100,300,1000; "
-                                  "--quick 10,30,100,200)")
+    m.add_argument("--models", help="comma-separated (default rnn,lstm,gru,cnn; --quick rnn,lstm; attention works too)")
+    m.add_argument("--lags", help="comma-separated sequence lengths (default 10,30,100,300,1000; --quick 10,30,100)")
     m.add_argument("--seeds", type=int, help="training seeds per cell (default 3; --quick 2)")
     m.add_argument("--task", choices=["adding", "temporal_order", "both"], help="default both (--quick: adding)")
-    m.add_argument("--quick", action="store_true", help="a demo-sized study: lags 10,30,100,200, 2 seeds, adding")
+    m.add_argument("--quick", action="store_true",
+                   help="a demo-sized study: rnn and lstm, lags 10,30,100, 2 seeds, the adding problem")
     m.add_argument("--budget", help="training budget per run (default '1500 steps')")
     m.add_argument("--batch-size", type=int, help="default 64")
     m.add_argument("--n", type=int, help="sequences per data set, split 80/10/10 (default 6000)")
@@ -45,7 +45,7 @@ def register(add) -> None:
     m.add_argument("--workers", type=int, help="parallel runs, one thread each (default: 1 on a GPU, else the cores)")
     m.add_argument("--store", help="results store (default blobbotronic-runs.db): finished runs are reused")
     m.add_argument("--curve-task", choices=["adding", "temporal_order"], help="data for the memory curves")
-    m.add_argument("--curve-lag", type=int, help="lag for the memory curves (default 100)")
+    m.add_argument("--curve-lag", type=int, help="lag for the memory curves (default 30)")
     m.add_argument("--no-curves", action="store_true", help="horizons only")
     m.add_argument("--stored-only", action="store_true",
                    help="summarise the runs already in --store, training none for the sweep")
@@ -161,11 +161,12 @@ def _checkpoint(args: argparse.Namespace) -> None:
 
 
 def _memory(args: argparse.Namespace) -> None:
-    from .horizon import DEFAULT_LAGS, DEFAULT_MODELS, QUICK_LAGS, TASKS, HorizonConfig, parse_lags
+    from .horizon import DEFAULT_LAGS, DEFAULT_MODELS, QUICK_LAGS, QUICK_MODELS, TASKS, HorizonConfig, parse_lags
     from .section import memory_section
-    from .study import memory_study
+    from .study import CURVE_LAG, memory_study
 
-    models = [m.strip() for m in (args.models or ",".join(DEFAULT_MODELS)).split(",") if m.strip()]
+    models = [m.strip() for m in (args.models or ",".join(QUICK_MODELS if args.quick else DEFAULT_MODELS)).split(",")
+              if m.strip()]
     from ..models import MODELS
 
     for m in models:
@@ -183,7 +184,7 @@ def _memory(args: argparse.Namespace) -> None:
     quiet = args.json
     progress = None if quiet else (lambda msg: console().print(msg, highlight=False))
     result = memory_study(models, tasks, lags, seeds, cfg, out, workers=args.workers, store=args.store,
-                          curve_task=args.curve_task or tasks[0], curve_lag=args.curve_lag or 100,
+                          curve_task=args.curve_task or tasks[0], curve_lag=args.curve_lag or CURVE_LAG,
                           curves=not args.no_curves, stored_only=args.stored_only, progress=progress)
     (out / "section.html").write_text(memory_section(result, result["findings"]), encoding="utf-8")
     result["html"] = str(out / "section.html")
