@@ -56,8 +56,9 @@ def memory_section(result: dict[str, Any], findings: list[str] | None = None) ->
     """The memory study: horizons table (with per-seed values and intervals), findings, figures."""
     summary = result["summary"]
     rows = []
-    for model, tasks in summary["horizons"].items():
-        for task, lag in tasks.items():
+    order = [m for m in result.get("models", []) if m in summary["horizons"]] or list(summary["horizons"])
+    for model in order:
+        for task, lag in summary["horizons"][model].items():
             per_seed = summary["per_seed"].get(model, {}).get(task, {})
             ci = summary["intervals"].get(model, {}).get(task)
             rates = summary["rates"][model][task]
