@@ -261,7 +261,7 @@ def _fit_stacked(models: list[nn.Module], data: Dataset, config: TrainConfig, se
         total = cfg.budget.steps_for(n, bs)
         eval_every = cfg.eval_every or max(1, (total or 3000) // 30)
         active = list(range(N))  # positions in ``seeds`` of the seeds still in the stack, in stack order
-        best = [-math.inf] * N
+        best = [(-math.inf, -math.inf)] * N  # as fit(): (signed headline, -loss) on validation, larger is better
         best_step = [0] * N
         best_state = [stack.seed(i) for i in range(N)]
         history: list[list[dict[str, float]]] = [[] for _ in range(N)]
@@ -312,7 +312,7 @@ def _fit_stacked(models: list[nn.Module], data: Dataset, config: TrainConfig, se
                 for row, i in enumerate(active):
                     steps[i] = step
                     val = vals[row]
-                    score = sign * val[metric]
+                    score = (sign * val[metric], -val.get("loss", 0.0))  # ties go to the lower loss, as in fit()
                     if score > best[i]:
                         best[i], best_step[i] = score, step
                         best_state[i] = stack.seed(row)
