@@ -194,6 +194,7 @@ def _memory(args: argparse.Namespace) -> None:
            "per_seed": s["per_seed"], "intervals": s["intervals"], "rates": s["rates"], "rule": s["rule"],
            "criteria": s["criteria"], "config": result["config"], "lags": lags, "seeds": seeds, "tasks": tasks,
            "curve_data": result.get("curve_data"), "curve_metrics": result.get("curve_metrics"),
+           "curve_params": result.get("curve_params"),
            "curves_gradient_x_input": result.get("curves_gradient_x_input", {}),
            "last_quarter_share_gradient_x_input": result.get("last_quarter_share_gradient_x_input", {}),
            "findings": result["findings"], "missing": result["missing"], "runs": result["runs"],

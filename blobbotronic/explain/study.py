@@ -63,7 +63,7 @@ def memory_curves(models: Iterable[str], task: str, lag: int, cfg: HorizonConfig
     from ..train import evaluate
 
     ds = load(data_name(task, lag, cfg.n))
-    curves, trajs, metrics = {}, {}, {}
+    curves, trajs, metrics, params = {}, {}, {}, {}
     for model in models:
         if progress:
             progress(f"memory curve: {model} on {ds.spec.name}")
@@ -73,9 +73,10 @@ def memory_curves(models: Iterable[str], task: str, lag: int, cfg: HorizonConfig
         curves[model] = {m: memory_curve(net, test, method=m, n=n)
                          for m in ("integrated_gradients", "gradient_x_input")}
         metrics[model] = evaluate(net, ds.spec, test)
+        params[model] = dict(getattr(net, "params", {}))
         if hasattr(net, "run"):
             trajs[model] = hidden_trajectories(net, test.x[:4])
-    return {"data": ds.spec.name, "curves": curves, "trajectories": trajs, "metrics": metrics}
+    return {"data": ds.spec.name, "curves": curves, "trajectories": trajs, "metrics": metrics, "params": params}
 
 
 def findings(result: dict[str, Any]) -> list[str]:
@@ -98,6 +99,8 @@ def findings(result: dict[str, Any]) -> list[str]:
         out.append(f"Not measured: {model} on {task.replace('_', ' ')} at lag {', '.join(lags)} (seeds run/asked); "
                    "its horizon counts only the lags measured.")
     out += stale_parameters(result["runs"], result["models"])
+    curve_models = [{"model": m, "params": p} for m, p in result.get("curve_params", {}).items()]
+    out += stale_parameters(curve_models, result["models"], what="memory-curve model was")
     h = s["horizons"]
     for task in result["tasks"]:
         if "rnn" in h and "lstm" in h and task in h["rnn"] and task in h["lstm"]:
@@ -108,15 +111,16 @@ def findings(result: dict[str, Any]) -> list[str]:
     shares = result.get("last_quarter_share", {})
     if shares:
         lag = result.get("curve_lag")
+        even = max(1, lag // 4) / lag if lag else 0.25
         out.append(f"Share of attribution on the last quarter of positions ({result.get('curve_data')}; "
-                   f"a model reading every position alike gives about 0.25): "
+                   f"a model reading every position alike gives {even:.2f}): "
                    + ", ".join(f"{m} {v:.2f}" for m, v in shares.items())
                    + f". Test scores of these models at lag {lag}: "
                    + ", ".join(f"{m} {_score(v)}" for m, v in result.get("curve_metrics", {}).items()) + ".")
     return out
 
 
-def stale_parameters(results: list[dict[str, Any]], models: Iterable[str]) -> list[str]:
+def stale_parameters(results: list[dict[str, Any]], models: Iterable[str], what: str = "runs were") -> list[str]:
     """Sentences naming the parameters with which stored runs differ from each model's defaults today."""
     from ..models import resolve_params
 
@@ -131,7 +135,7 @@ def stale_parameters(results: list[dict[str, Any]], models: Iterable[str]) -> li
                 values |= {f"{k}={r['params'][k]!r}" for k in changed}
         if keys:
             today = ", ".join(f"{k}={now[k]!r}" for k in sorted(keys))
-            out.append(f"{model}'s runs were trained with {', '.join(sorted(values))}; its default is now {today}.")
+            out.append(f"{model}'s {what} trained with {', '.join(sorted(values))}; its default is now {today}.")
     return out
 
 
@@ -185,7 +189,7 @@ def memory_study(models: Iterable[str] = DEFAULT_MODELS, tasks: Iterable[str] = 
         ig = {m: c["integrated_gradients"] for m, c in mc["curves"].items()}
         result.update({
             "curve_data": mc["data"], "curve_task": curve_task, "curve_lag": curve_lag,
-            "curve_metrics": mc["metrics"],
+            "curve_metrics": mc["metrics"], "curve_params": mc["params"],
             "curves": {m: [float(v) for v in c.shares] for m, c in ig.items()},
             "curves_gradient_x_input": {m: [float(v) for v in c["gradient_x_input"].shares]
                                         for m, c in mc["curves"].items()},
