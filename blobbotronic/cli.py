@@ -86,14 +86,17 @@ def cmd_datasets(args: argparse.Namespace) -> None:
 
 @command("models")
 def cmd_models(args: argparse.Namespace) -> None:
-    from .models import MODELS, params_schema
+    from .models import MODELS, params_schema, presets
 
     if args.params:
-        schema = params_schema(args.params)
-        doc = (MODELS.get(args.params).__doc__ or "").strip()
-        obj = {"model": args.params, "accepts": list(MODELS.tags(args.params).get("accepts", ())),
-               "params": [{"name": p.name, "type": p.type_name, "default": p.default, "choices": list(p.choices)}
-                          for p in schema.values()], "about": doc}
+        model, values, preset = presets.resolve(args.params)  # a preset shows its model's schema with its values
+        schema = params_schema(model)
+        doc = (MODELS.get(model).__doc__ or "").strip()
+        if preset:
+            doc = f"Preset of {model!r}: {preset.about} Training: {preset.train or 'the defaults'}.\n\n{doc}"
+        obj = {"model": args.params, "accepts": list(MODELS.tags(model).get("accepts", ())),
+               "params": [{"name": p.name, "type": p.type_name, "default": values.get(p.name, p.default),
+                           "choices": list(p.choices)} for p in schema.values()], "about": doc}
 
         def show(o: dict) -> None:
             from rich.table import Table
@@ -106,17 +109,26 @@ def cmd_models(args: argparse.Namespace) -> None:
 
         return emit(args, obj, show)
     rows = [{"name": n, "family": MODELS.tags(n).get("family", ""), "accepts": list(MODELS.tags(n).get("accepts", ())),
+             "presets": presets.PRESETS.names(model=n),
              "about": (MODELS.get(n).__doc__ or "").strip().splitlines()[0]} for n in MODELS]
+    preset_rows = presets.listing(presets.COUNT_SPEC)  # parameter counts on MNIST-1D's shape (40 steps, 10 classes)
 
     def show_all(o: dict) -> None:
         from rich.table import Table
 
-        t = Table("name", "family", "accepts", "about", title="Models (blobbotronic models --params NAME for details)")
+        t = Table("name", "family", "accepts", "presets", "about",
+                  title="Models (blobbotronic models --params NAME for details)")
         for r in o["models"]:
-            t.add_row(r["name"], r["family"], ", ".join(r["accepts"]), r["about"])
+            t.add_row(r["name"], r["family"], ", ".join(r["accepts"]), ", ".join(r["presets"]), r["about"])
+        console().print(t)
+        t = Table("preset", "model", "parameters", "settings", "about",
+                  title="Presets (use as --model NAME; parameter counts on MNIST-1D: 40 steps, 10 classes)")
+        for r in o["presets"]:
+            settings = ", ".join(f"{k}={v}" for k, v in {**r["params"], **r["train"]}.items())
+            t.add_row(r["name"], r["model"], f"{r['param_count']:,}" if r["param_count"] else "-", settings, r["about"])
         console().print(t)
 
-    emit(args, {"models": rows}, show_all)
+    emit(args, {"models": rows, "presets": preset_rows}, show_all)
 
 
 # ---- train, evaluate, predict -------------------------------------------------------------------

@@ -15,6 +15,7 @@ MODELS = Registry("model")
 
 from . import mlp, cnn, rnn, hybrid, attention, text, seq2seq, video  # noqa: E402,F401  (families register on import)
 from . import baselines  # noqa: E402,F401  (forecasting baselines: naive, seasonal_naive)
+from . import tsc  # noqa: E402,F401  (time-series classifiers: fcn, resnet1d, inception_time, lstm_fcn)
 from .base import Model  # noqa: E402
 
 __all__ = ["MODELS", "Model", "create", "params_schema", "resolve_params", "Param"]
@@ -88,7 +89,14 @@ def resolve_params(name: str, params: dict[str, Any] | None = None) -> dict[str,
 
 
 def create(name: str, spec: Spec, **params: Any) -> Model:
-    """Build model ``name`` adapted to ``spec``; unknown names, modalities or parameters raise BlobError."""
+    """Build model ``name`` (or a preset: models/presets.py) adapted to ``spec``; unknown names, modalities or
+    parameters raise BlobError."""
+    if name not in MODELS and name in presets.PRESETS:  # a preset: its model, its parameters under the caller's
+        model_name, params, preset = presets.resolve(name, params)
+        model = create(model_name, spec, **params)
+        model.preset = name
+        model.train_defaults = {**model.train_defaults, **preset.optimiser()}
+        return model
     entry = MODELS.entry(name)
     accepts = entry.tags.get("accepts", ())
     if spec.modality not in accepts:
@@ -105,3 +113,6 @@ def create(name: str, spec: Spec, **params: Any) -> Model:
     model.name = name
     model.params = resolved
     return model
+
+
+from . import presets  # noqa: E402  (named settings of the models above; needs resolve_params)

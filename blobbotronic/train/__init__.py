@@ -24,7 +24,9 @@ def train(data: Any, model: str, *, seed: int = 0, params: dict[str, Any] | None
     """
     from ..data import Dataset, load
     from ..models import create
+    from ..models.presets import configure
 
+    config = configure(model, config, overrides)  # a preset's budget, batch size, ... where the caller gave none
     ds = data if isinstance(data, Dataset) else load(data)
     seed_everything(seed)
     net = create(model, ds.spec, **(params or {}))

@@ -1,0 +1,127 @@
+"""Presets: named settings of registered models (model, parameters, training settings), measured, not guessed.
+
+A preset adds no model and no schema: it is a registered model's name, values for its constructor's
+parameters (validated against that model's signature when the preset is registered) and training
+settings (TrainConfig fields). ``create(PRESET, spec)`` builds the model with the preset's parameters
+and makes its optimiser settings the model's defaults; ``train(data, PRESET)`` also applies its budget
+and batch size. Settings the caller gives explicitly always win.
+
+Presets whose name starts with a data set were tuned on that data set (the budget counts its samples).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..data.spec import Spec
+from ..errors import BlobError
+from ..registry import Registry
+from . import MODELS, resolve_params
+
+PRESETS = Registry("preset")
+OPTIMISER_KEYS = ("lr", "weight_decay", "schedule", "clip")  # what a model's train_defaults can carry
+# the shape parameter counts are quoted on: MNIST-1D (40 steps of 1 value, 10 classes)
+COUNT_SPEC = Spec("mnist1d", "sequence", "classify", (40, 1), 10, classes=[str(i) for i in range(10)])
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A registered model with chosen parameters and training settings; ``about`` says where its numbers come from."""
+
+    name: str
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    about: str = ""
+    data: str | None = None  # the data set it was tuned on, if any
+
+    def optimiser(self) -> dict[str, Any]:
+        return {k: v for k, v in self.train.items() if k in OPTIMISER_KEYS}
+
+
+def preset(name: str, model: str, params: dict[str, Any] | None = None, *, about: str, data: str | None = None,
+           **train: Any) -> Preset:
+    """Register a preset; its parameters and training settings are checked now, not at first use."""
+    from ..train.loop import TrainConfig
+
+    if name in MODELS:
+        raise ValueError(f"preset {name!r} would hide the model of the same name")
+    resolve_params(model, params)  # unknown or ill-typed parameters fail at import, in tests
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"seed", "device", "quiet", "threads"}
+    unknown = sorted(set(train) - fields)
+    if unknown:
+        raise ValueError(f"preset {name!r}: {unknown} are not training settings ({sorted(fields)})")
+    p = Preset(name, model, dict(params or {}), train, about, data)
+    PRESETS.register(name, model=model, family=MODELS.tags(model).get("family", ""), data=data)(p)
+    return p
+
+
+def resolve(name: str, params: dict[str, Any] | None = None) -> tuple[str, dict[str, Any], Preset | None]:
+    """(model name, parameters, preset or None): a preset's parameters under the caller's."""
+    if name in MODELS or name not in PRESETS:
+        return name, dict(params or {}), None
+    p = PRESETS.get(name)
+    return p.model, {**p.params, **(params or {})}, p
+
+
+def configure(name: str, config: Any = None, overrides: dict[str, Any] | None = None) -> Any:
+    """The TrainConfig for training ``name``: a preset's settings fill every field the caller left at its default.
+
+    ``config`` is a TrainConfig or None; ``overrides`` the keyword settings given beside it (they win too).
+    Returns ``config`` unchanged for a plain model name.
+    """
+    from ..train.loop import TrainConfig
+
+    _, _, p = resolve(name)
+    if p is None:
+        return config
+    base = config or TrainConfig()
+    defaults = TrainConfig()
+    chosen = {k: v for k, v in p.train.items()
+              if k not in (overrides or {}) and getattr(base, k) == getattr(defaults, k)}
+    return dataclasses.replace(base, **chosen)
+
+
+def parameter_count(name: str, spec: Spec) -> int | None:
+    """Parameters of a model or preset built for ``spec``; None when it cannot take that data."""
+    from . import create
+
+    try:
+        return create(name, spec).num_params()
+    except BlobError:
+        return None
+
+
+def listing(spec: Spec | None = None) -> list[dict[str, Any]]:
+    """One row per preset: name, model, parameters, training settings, parameter count on ``spec``, about."""
+    rows = []
+    for n in PRESETS:
+        p = PRESETS.get(n)
+        rows.append({"name": n, "model": p.model, "params": p.params, "train": p.train, "data": p.data,
+                     "param_count": parameter_count(n, spec) if spec is not None else None, "about": p.about})
+    return rows
+
+
+# ---- the MNIST-1D paper's models (Greydanus 2020): Adam 1e-2, batch 100, 6,000 steps, constant rate ------------
+PAPER = dict(budget={"steps": 6000}, batch_size=100, lr=1e-2, weight_decay=0.0, schedule="constant", warmup=0.0,
+             patience=None)
+preset("mnist1d_paper_mlp", "mlp", {"hidden": 100, "depth": 2}, data="mnist1d", **PAPER,
+       about="The MNIST-1D paper's MLP (2 x 100 ReLU units, 15,210 parameters); the paper: 64% test accuracy.")
+preset("mnist1d_paper_cnn", "cnn", {"width": 25, "depth": 3, "kernel": 3, "pool": True, "readout": "flatten"},
+       data="mnist1d", **PAPER,
+       about="The MNIST-1D paper's CNN (3 convolutions of 25 channels, flattened; max-pooling where the paper "
+             "strides); the paper: 93% test accuracy.")
+preset("mnist1d_paper_gru", "gru", {"hidden": 6, "bidirectional": True, "readout": "mean"}, data="mnist1d",
+       **{**PAPER, "clip": None},
+       about="The MNIST-1D paper's bidirectional GRU of 6 units (read out by averaging its states; the paper "
+             "flattens them into the head); the paper: 91% test accuracy.")
+
+# ---- recurrent models with sensible depth and width ------------------------------------------------------------
+preset("gru_deep", "gru", {"hidden": 64, "layers": 2, "bidirectional": True, "readout": "mean"},
+       about="Two bidirectional GRU layers of 64 units, states averaged over time: the recurrent family at a "
+             "useful size (FastGRU keeps it trainable on a CPU).")
+preset("lstm_deep", "lstm", {"hidden": 64, "layers": 2, "bidirectional": True, "readout": "mean"},
+       about="Two bidirectional LSTM layers of 64 units, states averaged over time (one fused oneDNN kernel per "
+             "layer on a CPU).")
