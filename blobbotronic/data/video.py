@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import guards
 from ..errors import BlobError
 from . import video_gen  # noqa: F401  (the generated built-ins register)
 from .spec import Dataset, Spec, Split, make_dataset, split_indices
@@ -29,6 +30,7 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".gif", ".mov", ".mkv", ".m4v", ".mpg
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 LABELS_CSV = "labels.csv"
 STREAM_BYTES = 512 * 2**20  # decoded clips above this stream from disk instead of sitting in memory
+FRACTIONS = (0.7, 0.15, 0.15)  # train / validation / test, stratified by class
 TRUNCATED = 0.9  # fewer decoded frames than this share of the header's count: the file is cut short
 OPTIONS = {"frames": 16, "size": 64, "grey": True, "stride": None, "skip_bad": False, "stream": None, "cache": 64}
 BAD_CLIP_HINT = "Replace or delete it (a folder loads with skip_bad=True to skip unreadable clips)."
@@ -136,7 +138,9 @@ def _video_frames(path: Path, fmt: ClipFormat) -> Iterator[np.ndarray]:
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                raise BlobError(f"{path}: holds no video stream (audio only?). {BAD_CLIP_HINT}")
+                what = "has audio but no video stream" if container.streams else \
+                    "holds no readable stream: it is truncated (an .mp4 keeps its index at the end) or damaged"
+                raise BlobError(f"{path}: {what}. {BAD_CLIP_HINT}")
             stream = container.streams.video[0]
             declared = stream.frames
             stream.thread_type = "AUTO"
@@ -184,7 +188,8 @@ def _fallback_frames(path: Path, fmt: ClipFormat) -> Iterator[np.ndarray]:
         for frame in iio.imiter(path):
             yield resized(frame if frame.ndim == 3 else np.stack([frame] * 3, -1))
     except Exception as e:  # imageio raises whatever its plugin raises
-        raise BlobError(f"{path}: cannot decode this video with imageio ({_reason(e)}). {BAD_CLIP_HINT}") from None
+        raise BlobError(f"{path}: cannot decode this video with imageio ({_reason(e)}); PyAV reads every common "
+                        "format: pip install av (or blobbotronic[video]).") from None
 
 
 def _gif_truncated(path: Path) -> bool:
@@ -236,7 +241,7 @@ def _array_frames(path: Path, fmt: ClipFormat) -> Iterator[np.ndarray]:
 
 def _reason(e: BaseException) -> str:
     """FFmpeg's message without its errno and file name: 'Invalid data found when processing input'."""
-    text = re.sub(r"^\[Errno -?\d+\]\s*", "", str(e)).split(": '")[0].strip()
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", str(e).strip().split("\n")[0]).split(": '")[0].strip()
     return text or type(e).__name__
 
 
@@ -253,6 +258,7 @@ def write_clip(path: str | Path, frames: np.ndarray, fps: int = 25, codec: str |
     except ImportError:
         raise BlobError("Writing video needs PyAV: pip install av (or blobbotronic[video]).") from None
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     a = np.asarray(frames)
     a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8) if a.dtype.kind == "f" else a.astype(np.uint8)
     if a.ndim == 3:
@@ -294,7 +300,8 @@ def _animated(gif: Path) -> bool:
 
 def is_video_folder(path: Path, options: dict[str, Any] | None = None) -> bool:
     """Whether a folder holds clips rather than images: a labels.csv with path,label columns, class subfolders
-    holding video files (GIFs only when animated) or folders of frames, or video options such as frames=16."""
+    holding video files (GIFs only when animated), .npy clips or folders of frames (so a class folder whose
+    subfolders hold images is read as clips, one folder of frames each), or video options such as frames=16."""
     path = Path(path)
     if set(options or {}) & {"frames", "stride", "stream", "cache"}:
         return True
@@ -347,6 +354,9 @@ def load_video_folder(path: Path, seed: int = 0, **options: Any) -> Dataset:
     clip_bytes = 4 * int(np.prod(fmt.shape))
     stream = _flag(path, "stream", opts["stream"])
     stream = len(found) * clip_bytes > STREAM_BYTES if stream is None else stream
+    if not stream:  # stream=false on a collection too large for memory is refused before any clip is decoded
+        guards.check_decoded_memory(len(found), fmt.shape, path, "clips", "Leave stream unset (or stream=true) to "
+                                    "read clips from disk as training needs them.")
     # Every clip is decoded once now, so that a bad file stops the load (or is skipped) rather than a long run.
     good, arrays, skipped = [], [], []
     for clip, label in found:
@@ -367,79 +377,98 @@ def load_video_folder(path: Path, seed: int = 0, **options: Any) -> Dataset:
     spec = Spec(path.name, "video", "classify", fmt.shape, len(classes), classes, extra=fmt.extra())
     meta = {"source": str(path), "clips": len(good), "skipped": len(skipped),
             "skipped_files": [str(f) for f in skipped[:20]], "streamed": bool(stream)}
+    parts = split_indices(len(good), FRACTIONS, seed, y)
+    if min(len(p) for p in parts) == 0:
+        raise BlobError(f"{path}: {len(good)} clips are too few to split into training, validation and test clips "
+                        f"({' / '.join(f'{f:.0%}' for f in FRACTIONS)} of each class); give at least 7 clips a class.")
     if not stream:
-        return make_dataset(spec, np.stack(arrays), y, seed=seed, meta=meta)
+        return make_dataset(spec, np.stack(arrays), y, seed=seed, meta=meta, fractions=FRACTIONS)
     store = ClipStore([c for c, _ in good], fmt, cache=int(opts["cache"]))
-    parts = split_indices(len(good), (0.7, 0.15, 0.15), seed, y)
     return Dataset(spec, *[Split(store.subset(p), torch.from_numpy(y[p])) for p in parts], meta=meta)
+
+
+class _Decoded:
+    """The decoded clips a family of ClipStores shares (least recently used first), and a count of decodings."""
+
+    def __init__(self, size: int):
+        self.size, self.clips, self.count = max(0, size), OrderedDict(), 0
+
+    def get(self, path: Path, fmt: ClipFormat) -> torch.Tensor:
+        if path in self.clips:
+            self.clips.move_to_end(path)
+            return self.clips[path]
+        t = torch.from_numpy(read_clip(path, fmt))
+        self.count += 1
+        if self.size:
+            self.clips[path] = t
+            while len(self.clips) > self.size:
+                self.clips.popitem(last=False)
+        return t
 
 
 class ClipStore:
     """Clips on disk that index like the (N, T, C, H, W) float tensor they stand for, decoded on demand.
 
     ``store[idx]`` (an int, slice, list or index tensor of any shape) decodes the clips asked for and
-    returns a tensor; at most ``cache`` decoded clips are kept (least recently used go first), so memory
-    stays bounded however large the collection. ``max_batch`` tells evaluation how many to ask for at
-    once. ``to(device)`` returns a store whose batches land on that device.
+    returns a tensor; at most ``cache`` decoded clips are kept (least recently used go first, shared by
+    the stores of one data set's splits), so memory stays bounded however large the collection.
+    ``max_batch`` tells evaluation how many clips to ask for at once; ``to(device)`` returns a store
+    whose batches land on that device; ``decoded`` counts the clips decoded so far.
     """
 
     dtype = torch.float32
+    ndim = 5
 
     def __init__(self, clips: list[Path], fmt: ClipFormat, cache: int = 64, device: str | torch.device = "cpu",
-                 max_batch: int = 128, _shared: OrderedDict | None = None):
-        self.clips, self.fmt, self.cache = list(clips), fmt, max(0, cache)
+                 max_batch: int = 128, _decoded: _Decoded | None = None):
+        self.clips, self.fmt = list(clips), fmt
         self.device, self.max_batch = torch.device(device), max_batch
-        self._lru: OrderedDict[Path, torch.Tensor] = OrderedDict() if _shared is None else _shared
-        self.decoded = 0  # clips decoded so far (cache misses), for tests and benchmarks
+        self._decoded = _decoded or _Decoded(cache)
 
     @property
     def shape(self) -> torch.Size:
         return torch.Size((len(self.clips), *self.fmt.shape))
 
-    ndim = 5
-    is_cuda = property(lambda self: self.device.type == "cuda")
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def decoded(self) -> int:
+        return self._decoded.count
+
+    @property
+    def cached(self) -> int:
+        return len(self._decoded.clips)
 
     def __len__(self) -> int:
         return len(self.clips)
 
     def __repr__(self) -> str:
-        return f"ClipStore({len(self)} clips of {self.fmt.shape}, cache {self.cache}, {self.device})"
-
-    def clip(self, i: int) -> torch.Tensor:
-        path = self.clips[i]
-        if path in self._lru:
-            self._lru.move_to_end(path)
-            return self._lru[path]
-        t = torch.from_numpy(read_clip(path, self.fmt))
-        self.decoded += 1
-        if self.cache:
-            self._lru[path] = t
-            while len(self._lru) > self.cache:
-                self._lru.popitem(last=False)
-        return t
+        return f"ClipStore({len(self)} clips of {self.fmt.shape}, cache {self._decoded.size}, {self.device})"
 
     def __getitem__(self, index: Any) -> torch.Tensor:
         if isinstance(index, (int, np.integer)):
-            return self.clip(range(len(self))[index]).to(self.device)
+            return self._decoded.get(self.clips[index], self.fmt).to(self.device)
         if isinstance(index, slice):
             ids = torch.arange(len(self))[index]
         else:
             ids = torch.as_tensor(index).cpu()
             ids = ids.nonzero().flatten() if ids.dtype == torch.bool else ids.long()
-        flat = [self.clip(int(i)) for i in ids.flatten()]
+        flat = [self._decoded.get(self.clips[int(i)], self.fmt) for i in ids.flatten()]
         out = torch.stack(flat) if flat else torch.empty(0, *self.fmt.shape)
         return out.view(*ids.shape, *self.fmt.shape).to(self.device)
 
     def subset(self, idx: Any) -> "ClipStore":
-        """A store of some of these clips (sharing the decoded cache)."""
+        """A store of some of these clips, sharing the decoded cache."""
         ids = np.asarray(idx, dtype=np.int64).reshape(-1)
-        return ClipStore([self.clips[i] for i in ids], self.fmt, self.cache, self.device, self.max_batch, self._lru)
+        return ClipStore([self.clips[i] for i in ids], self.fmt, 0, self.device, self.max_batch, self._decoded)
 
     def to(self, device: Any = None, *args: Any, **kwargs: Any) -> "ClipStore":
         device = kwargs.get("device", device)
-        if device is None or isinstance(device, torch.dtype):
+        if device is None or isinstance(device, torch.dtype) or torch.device(device) == self.device:
             return self
-        return ClipStore(self.clips, self.fmt, self.cache, device, self.max_batch, self._lru)
+        return ClipStore(self.clips, self.fmt, 0, device, self.max_batch, self._decoded)
 
 
 # --- new clips for predict -------------------------------------------------------------------------

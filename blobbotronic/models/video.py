@@ -75,7 +75,7 @@ class FrameCNN(Model):
     Use when: what is in the clip matters, not the order of its frames (which digit is moving,
     whether a ball is present). Averaging makes it blind to order by construction: a clip and its
     time-reversal get the same output, so it cannot tell a rising ball from a falling one, a swipe
-    left from a swipe right. ``frames="middle"`` reads the middle frame only (one picture).
+    left from a swipe right. ``time="middle"`` reads the middle frame only (one picture).
     Cost: the per-frame CNN times T frames (``middle``: one frame); no recurrent step.
     """
 
@@ -90,17 +90,17 @@ class FrameCNN(Model):
         kernel: int = 3,
         patch: int = 4,
         readout: Literal["flatten", "avg"] = "flatten",
-        frames: Literal["mean", "middle"] = "mean",
+        time: Literal["mean", "middle"] = "mean",
         hidden: int = 64,
     ):
         super().__init__(spec)
-        self.frames = frames
+        self.time = time
         self.encoder = FrameEncoder(spec, width, depth, kernel, patch, readout)
         self.mix = nn.Sequential(nn.Linear(self.encoder.dim, hidden), nn.ReLU())
         self.head = make_head(spec, hidden)
 
     def forward_features(self, x, lengths=None):
-        if self.frames == "middle":
+        if self.time == "middle":
             x = x[:, x.shape[1] // 2 :][:, :1]  # (B, 1, C, H, W)
         return self.mix(self.encoder(x).mean(1))  # average over time, then one layer
 
