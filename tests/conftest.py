@@ -41,3 +41,31 @@ def _home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.getbasetemp() / "home"
     home.mkdir(exist_ok=True)
     monkeypatch.setenv("HOME", str(home))
+
+
+# ---- the bad-input tally: a line at the end of the run, "bad inputs: N tried, N clear errors" ----------------
+# A test marked bad_input tries one bad input (its parameter id names it; several tests may try the same one) and
+# passes only when the input gave a clear error. Under pytest-xdist the workers' reports reach this hook in the
+# controlling process, which prints the line.
+_BAD_INPUTS: dict[str, bool] = {}  # input id -> every test of it passed so far
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "bad_input: tries a bad input that must give a clear error (tallied)")
+
+
+def pytest_runtest_logreport(report):
+    if "bad_input" not in report.keywords or report.skipped or (report.when != "call" and report.passed):
+        return
+    key = report.nodeid.partition("[")[2].rstrip("]") or report.nodeid
+    _BAD_INPUTS[key] = _BAD_INPUTS.get(key, True) and report.passed
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _BAD_INPUTS:
+        clear = sum(_BAD_INPUTS.values())
+        terminalreporter.write_line(f"bad inputs: {len(_BAD_INPUTS)} tried, {clear} clear errors",
+                                    red=clear < len(_BAD_INPUTS), green=clear == len(_BAD_INPUTS))
+        if clear < len(_BAD_INPUTS):
+            unclear = ", ".join(sorted(k for k, ok in _BAD_INPUTS.items() if not ok))
+            terminalreporter.write_line(f"bad inputs without a clear error: {unclear}", red=True)

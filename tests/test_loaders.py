@@ -204,12 +204,17 @@ def test_unsupported_modality_says_what_predict_reads(tmp_path: Path, monkeypatc
 # --- bad inputs ------------------------------------------------------------------------------------
 
 
+@pytest.mark.bad_input  # counted in the "bad inputs: N tried, N clear errors" line (tests/conftest.py)
 @pytest.mark.parametrize("case", BAD_CASES, ids=[c["id"] for c in BAD_CASES])
 def test_bad_input_raises_blob_error_naming_the_file(case: dict) -> None:
     path = BAD / case["path"]
     with pytest.raises(BlobError) as caught:
         if case["via"] == "load":
             load(path, **case["options"])
+        elif case["via"] == "checkpoint":
+            from blobbotronic.train import load_checkpoint
+
+            load_checkpoint(path)
         else:
             read_inputs(Spec.from_dict(case["spec"]), [path])
     message = str(caught.value)

@@ -140,6 +140,9 @@ def cmd_compare(args: argparse.Namespace) -> None:
         raise BlobError(f"--seeds must be at least 1, got {args.seeds}.")
     if args.tune < 0:
         raise BlobError(f"--tune must be 0 or more trials, got {args.tune}.")
+    from ..guards import check_writable
+
+    check_writable(args.out, "report folder", "--out", folder=True)  # before the grid, not after it
     progress = Progress(args.quiet or args.json)
     if args.log:
         from ..train.logging import RowLogger

@@ -291,6 +291,10 @@ def compare(datasets: str | Iterable[str], models: str | Iterable[str], seeds: i
     base_cfg = {"device": str(pick_device(device)), "threads": 1, **config}
     if budget is not None:
         base_cfg["budget"] = Budget.parse(budget).to_dict()
+    if not isinstance(store, Store):
+        from ..guards import check_writable
+
+        check_writable(store)  # a read-only store or a full disk is refused before any training is spent
     db = store if isinstance(store, Store) else Store(store)
     engine = make_backend(backend, 1 if base_cfg["device"].startswith("cuda") and not workers else workers,
                           address=address)

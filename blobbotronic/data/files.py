@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from .. import guards
 from ..errors import BlobError, where
 from . import FILE_LOADERS
 from .spec import Dataset, Spec, Split, make_dataset, split_indices
@@ -117,6 +118,7 @@ def parse_number(text: str) -> float | None:
 def read_table(path: Path, delimiter: str | None = None, header_row: bool = True) -> Table:
     """Parse a UTF-8 CSV (or TSV, by suffix) with a header row (or, without ``header_row``, columns named
     'column 1', ...); BlobError on anything malformed."""
+    guards.check_file_memory(path, "table")  # a file too large to parse in memory is refused before it is read
     text = _decode_utf8(path, _read_bytes(path))
     delimiter = delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -476,6 +478,7 @@ def _npz_arrays(path: Path, archive: np.lib.npyio.NpzFile) -> dict[str, np.ndarr
                 f"{path}: has no array named {' or '.join(map(repr, absent))}; it holds "
                 f"{', '.join(map(repr, archive.files)) or 'no arrays'}. {SAVEZ_HINT}"
             )
+        guards.check_npz_memory(archive, path)  # from the shapes the headers declare, before any array is read
         return {k: _npz_array(path, archive, k) for k in NPZ_KEYS if k in archive.files}
 
 
@@ -651,6 +654,8 @@ def load_image_folder(path: Path, seed: int = 0, **options: Any) -> Dataset:
     size = _size_option(path, opts["size"]) or default_image_size([s for s, _ in headers.values()])
     grey = _flag(path, "grey", opts["grey"])
     grey = all(mode in GREY_MODES for _, mode in headers.values()) if grey is None else grey
+    guards.check_decoded_memory(len(headers), (1 if grey else 3, *size), path, "images",
+                                "Read them smaller (size=32) or in grey (grey=true), or use fewer images.")
     arrays = _read_each(list(headers), lambda f: load_image(f, size, grey), skip_bad, skipped)
     label_of = {f: i for i, fs in enumerate(files.values()) for f in fs}
     y = [label_of[f] for f in arrays]

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import guards
 from ..errors import BlobError, where
 from .builtin import DATASETS
 from .spec import Dataset, Spec, Split, split_indices
@@ -176,6 +177,7 @@ def decode_utf8(path: Path, data: bytes) -> str:
 
 
 def read_bytes(path: Path) -> bytes:
+    guards.check_file_memory(path, "text")  # a file too large to parse in memory is refused before it is read
     try:
         return path.read_bytes()
     except OSError as e:
@@ -264,9 +266,10 @@ def load_jsonl(path: Path, seed: int = 0, **options: Any) -> Dataset:
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError as e:
+        except (ValueError, RecursionError) as e:  # also numbers over 4300 digits and nesting too deep to read
+            msg = e.msg if isinstance(e, json.JSONDecodeError) else str(e).split(";")[0][:80]
             raise BlobError(
-                f"{where(path, n, e.colno)}: not valid JSON ({e.msg}); each line must be one object."
+                f"{where(path, n, getattr(e, 'colno', None))}: not valid JSON ({msg}); each line must be one object."
             ) from None
         if not isinstance(obj, dict):
             raise BlobError(

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import guards
 from ..errors import BlobError, where
 
 TAGS = ("problemname", "timestamps", "missing", "univariate", "dimensions", "equallength", "serieslength",
@@ -40,6 +41,7 @@ class TsData:
 def read_ts(path: str | Path) -> TsData:
     """Parse a .ts file; any departure from the format is a BlobError naming the file and the line."""
     path = Path(path)
+    guards.check_file_memory(path, "ts")  # a file too large to parse in memory is refused before it is read
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -82,7 +84,7 @@ def _bool(path: Path, number: int, tag: str, value: str) -> bool:
 
 
 def _int(path: Path, number: int, tag: str, value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:  # not '²', which isdigit() but int() refuses
         raise BlobError(f"{where(path, number)}: @{tag} must be a positive whole number, not {value!r}.")
     return int(value)
 
@@ -92,7 +94,7 @@ def _header_line(path: Path, number: int, s: str, header: dict[str, str]) -> dic
     if not s.startswith("@"):
         raise BlobError(f"{where(path, number)}: expected a header tag such as @problemName, or @data, before the "
                         f"series; found {s[:40]!r}.")
-    tag, value = (s[1:].split(None, 1) + [""])[:2]
+    tag, value = (s[1:].split(None, 1) + ["", ""])[:2]  # a lone '@' is an unknown (empty) tag
     tag, value = tag.lower(), value.strip()
     if tag not in TAGS:
         raise BlobError(f"{where(path, number)}: unknown header tag @{tag}; valid tags: "

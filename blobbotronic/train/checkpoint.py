@@ -38,20 +38,22 @@ def load(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, An
 
     from ..models import create
 
-    path = Path(path)
+    given = path = Path(path)
     if path.is_file():
         path = path.parent
     if not (path / CONFIG).is_file() or not (path / WEIGHTS).is_file():
         raise BlobError(
-            f"{path}: not a blobbotronic checkpoint; a checkpoint is a folder holding {WEIGHTS} and {CONFIG} "
+            f"{given}: not a blobbotronic checkpoint; a checkpoint is a folder holding {WEIGHTS} and {CONFIG} "
             "(written by 'blobbotronic train --save DIR'). Pickled files (.pt, .pth, .pkl) are never loaded."
         )
     try:
         cfg = json.loads((path / CONFIG).read_text(encoding="utf-8"))
         spec = Spec.from_dict(cfg["spec"])
         model = create(cfg["model"], spec, **cfg.get("params", {}))
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise BlobError(f"{path / CONFIG}: unreadable checkpoint configuration ({e}).") from None
+    except BlobError as e:  # an unknown model or parameter: say which file named it
+        raise BlobError(f"{path / CONFIG}: {e}") from None
     try:
         state = load_file(str(path / WEIGHTS), device=device)
     except (SafetensorError, OSError, ValueError) as e:

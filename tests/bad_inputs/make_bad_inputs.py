@@ -2,8 +2,8 @@
 
 Run from anywhere: ``python tests/bad_inputs/make_bad_inputs.py``. The output is deterministic; the
 generated files are committed so that the tests need no generation step. Each case says how the file
-is read (``load`` with loader options, or ``predict`` with a Spec), what is wrong with it, and the
-text the BlobError must mention besides the file's name.
+is read (``load`` with loader options, ``predict`` with a Spec, or ``checkpoint``: load_checkpoint),
+what is wrong with it, and the text the BlobError must mention besides the file's name.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import io
 import json
 import shutil
 import struct
+import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -61,7 +62,8 @@ GOOD_CSV = "size,colour,label\n1,red,a\n2,blue,b\n3,red,a\n4,blue,b\n"
 
 
 def case(
-    path: str, problem: str, mentions: tuple[str, ...] = (), options: dict | None = None, spec: dict | None = None
+    path: str, problem: str, mentions: tuple[str, ...] = (), options: dict | None = None, spec: dict | None = None,
+    via: str | None = None,
 ) -> Callable[[Callable[[Path], None]], None]:
     """Describe a bad input; call the result with a writer, which gets the file's path (under this folder)."""
 
@@ -69,12 +71,11 @@ def case(
         target = HERE / path
         target.parent.mkdir(parents=True, exist_ok=True)
         write(target)
-        via = "predict" if spec else "load"
         CASES.append(
             {
                 "id": path.replace("/", "-"),
                 "path": path,
-                "via": via,
+                "via": via or ("predict" if spec else "load"),
                 "options": options or {},
                 "spec": spec,
                 "problem": problem,
@@ -417,6 +418,7 @@ def define_cases() -> None:
     )
     case("conll_only_o.conll", "no entities at all", ("every token is tagged O",))(text("a\tO\n\nb\tO\n\nc\tO\n"))
     video_cases()
+    reliability_cases()
 
 
 # --- video clips and folders of clips (data/video.py) ---------------------------------------------
@@ -462,6 +464,131 @@ def video_cases() -> None:
     case("video_flat.npy", "a 2-D array where a clip (T, H, W) belongs", ("(T, H, W)",), spec=VIDEO_SPEC)(
         lambda p: p.write_bytes(npy(np.zeros((4, 8), np.float32)))
     )
+
+
+# --- more garbage per loader, pickles, huge declared sizes, checkpoints (tests/test_reliability.py) --------
+
+
+def garbage(seed: int, n: int = 300) -> Callable[[Path], None]:
+    """Random bytes that are not UTF-8 (a 0xff byte first)."""
+    return lambda p: p.write_bytes(b"\xff" + np.random.default_rng(seed).bytes(n))
+
+
+def npy_header_only(shape: tuple[int, ...], descr: str = "<f8") -> bytes:
+    """A .npy header declaring ``shape`` followed by a few bytes: what a cut (or lying) file looks like."""
+    header = "{'descr': '%s', 'fortran_order': False, 'shape': %r, }" % (descr, shape)
+    header += " " * (63 - (len(header) + 10) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin-1") + b"\0" * 64
+
+
+def huge_npz(p: Path) -> None:
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("x.npy", npy_header_only((1_000_000, 1_000_000)))
+        z.writestr("y.npy", npy_header_only((1_000_000,), "<i8"))
+
+
+def reliability_cases() -> None:
+    case("nan_label.csv", "line 3's label is 'nan'", ("line 3", "label is missing"))(
+        text("a,b,label\n1,2,x\n3,4,nan\n5,6,y\n")
+    )
+    case("huge_header.npz", "x declares 1,000,000 x 1,000,000 float64 (7.3 TB)", ("refused before loading", "TB"))(
+        huge_npz
+    )
+    case("pickled_object.npz", "x is a pickled object array", ("object array", "pickle"))(
+        npz(x=np.array([{"a": 1}, None] * 4, dtype=object), y=y_pairs())
+    )
+    case("predict_huge_header.npy", "declares 1,000,000 x 1,000,000 float64", ("not a readable array",),
+         spec=SEQUENCE_SPEC)(lambda p: p.write_bytes(npy_header_only((1_000_000, 1_000_000))))
+    case("ts_garbage.ts", "random binary bytes named .ts", ("line 1", "not UTF-8"))(garbage(11))
+    case("ts_utf16.ts", "UTF-16 encoded", ("line 1", "not UTF-8"))(
+        text("@problemName toy\n@classLabel true a b\n@data\n1,2:a\n3,4:b\n", "utf-16")
+    )
+    case("ts_lone_at.ts", "a line holding only '@'", ("line 2", "unknown header tag"))(
+        text("@problemName toy\n@\n@classLabel true a b\n@data\n1,2:a\n3,4:b\n")
+    )
+    case("ts_superscript_dimensions.ts", "@dimensions '²' (a digit to str.isdigit, not to int)",
+         ("line 2", "@dimensions", "positive whole number"))(
+        text("@problemName toy\n@dimensions \u00b2\n@classLabel true a b\n@data\n1,2:a\n3,4:b\n")
+    )
+    case("ts_bad_target.ts", "@targetLabel true with the target 'abc'", ("line 4", "'abc'", "not a finite number"))(
+        text("@problemName toy\n@targetLabel true\n@data\n1,2,3:abc\n4,5,6:1.5\n")
+    )
+    case("text_garbage.jsonl", "random binary bytes named .jsonl", ("line 1", "not valid UTF-8"))(garbage(12))
+    case("text_utf16.jsonl", "UTF-16 encoded", ("not valid UTF-8",))(
+        text('{"text": "great", "label": "pos"}\n', "utf-16")
+    )
+    case("text_deep_nesting.jsonl", "line 2 nests 5,000 lists (too deep for the JSON reader)", ("line 2", "not valid JSON"))(
+        text('{"text": "great", "label": "pos"}\n' + "[" * 5000 + "\n")
+    )
+    case("text_huge_number.jsonl", "a 5,000-digit label (over Python's int limit)", ("line 2", "not valid JSON"))(
+        text('{"text": "great", "label": 1}\n{"text": "awful", "label": ' + "9" * 5000 + "}\n")
+    )
+    case("conll_garbage.conll", "random binary bytes named .conll", ("line 1", "not valid UTF-8"))(garbage(13))
+    case("conll_missing_tag_column.conll", "tag_col=2 but lines have 2 columns", ("line 1", "column is missing"),
+         options={"tag_col": 2})(text("John\tB-PER\nlives\tO\n\nMary\tB-PER\n"))
+    case("conll_two_sentences.conll", "2 sentences, too few to split", ("2 sentence(s)", "at least 3"))(
+        text("John\tB-PER\nlives\tO\n\nMary\tB-PER\n")
+    )
+    case("empty_png", "b/empty.png has zero bytes", ("empty.png", "cannot read this image"))(
+        image_folder({**good_images(), "b/empty.png": b""})
+    )
+    mp4 = clip_bytes(7, ".mp4")
+    case("video_truncated.mp4", "an .mp4 cut to 40% of its bytes (its index is at the end)", ("truncated",),
+         spec=VIDEO_SPEC)(lambda p: p.write_bytes(mp4[: len(mp4) * 2 // 5]))
+    checkpoint_cases()
+
+
+def y_pairs() -> np.ndarray:
+    return np.array([0, 1] * 4)
+
+
+def checkpoint_cases() -> None:
+    """Checkpoint folders (model.safetensors + config.json) that must be refused, and a pickled .pt file."""
+    import pickle
+
+    import torch
+
+    from blobbotronic.data.spec import Spec
+    from blobbotronic.models import create
+    from blobbotronic.train.checkpoint import save
+
+    spec = Spec.from_dict(TABLE_SPEC)
+
+    def saved(model: str, **params) -> Callable[[Path], None]:
+        def write(p: Path) -> None:
+            torch.manual_seed(0)
+            save(create(model, spec, **params), p, dataset="pets.csv")
+            (p / "config.json").write_text((p / "config.json").read_text().replace(str(HERE), "."))
+
+        return write
+
+    def other_weights(p: Path) -> None:
+        saved("mlp", hidden=4)(p)
+        saved("logistic")(HERE / ".tmp")
+        (p / "model.safetensors").write_bytes((HERE / ".tmp" / "model.safetensors").read_bytes())
+        shutil.rmtree(HERE / ".tmp")
+
+    def then(write: Callable[[Path], None], change: Callable[[Path], None]) -> Callable[[Path], None]:
+        return lambda p: (write(p), change(p))
+
+    case("ckpt_other_model", "an mlp's config with a logistic model's weights", ("do not fit model 'mlp'",),
+         via="checkpoint")(other_weights)
+    case("ckpt_pickled_weights", "model.safetensors holds a pickle", ("not a readable safetensors",),
+         via="checkpoint")(then(saved("mlp", hidden=4),
+                                lambda p: (p / "model.safetensors").write_bytes(pickle.dumps({"w": [1.0, 2.0]}))))
+    case("ckpt_truncated_weights", "model.safetensors cut to 100 bytes", ("not a readable safetensors",),
+         via="checkpoint")(then(saved("mlp", hidden=4), lambda p: (p / "model.safetensors").write_bytes(
+             (p / "model.safetensors").read_bytes()[:100])))
+    case("ckpt_bad_config", "config.json is not JSON", ("unreadable checkpoint configuration",), via="checkpoint")(
+        then(saved("mlp", hidden=4), lambda p: (p / "config.json").write_text("{'model': mlp,"))
+    )
+    case("ckpt_unknown_model", "config.json names a model 'resnet9000'", ("config.json", "resnet9000"),
+         via="checkpoint")(then(saved("mlp", hidden=4), lambda p: (p / "config.json").write_text(
+             (p / "config.json").read_text().replace('"mlp"', '"resnet9000"'))))
+    case("ckpt_no_weights", "config.json without model.safetensors", ("not a blobbotronic checkpoint",),
+         via="checkpoint")(then(saved("mlp", hidden=4), lambda p: (p / "model.safetensors").unlink()))
+    case("ckpt_torch_save.pt", "a torch.save'd (pickled) state dict", ("not a blobbotronic checkpoint", "never loaded"),
+         via="checkpoint")(lambda p: torch.save({"w": torch.zeros(2)}, p))
 
 
 def tiff() -> bytes:

@@ -1,0 +1,6 @@
+@problemName toy
+@dimensions ²
+@classLabel true a b
+@data
+1,2:a
+3,4:b
