@@ -7,6 +7,7 @@ per-token features ``(B, L, D)`` and ``forward_head`` maps each position to tag 
 from __future__ import annotations
 
 import warnings
+from typing import Literal
 
 import torch
 from torch import nn
@@ -72,9 +73,11 @@ class GlyphCNNLSTM(Model):
     (the radical 氵 'water' in 河 海 湖) and rare characters share parts with common ones, which a
     character embedding cannot see. The bitmaps are drawn once from the vocabulary with a CJK font
     (``fonts-wqy-microhei``) and kept as a fixed buffer; each step the CNN runs only on the distinct
-    characters of the batch. Alternatives: ``lstm``/``cnn`` with learned character embeddings (cheaper,
-    as good when every character is frequent), ``attention``. Cost: the CNN over the batch's distinct
-    characters (about channels^2 x size^2 each) plus 4 x hidden^2 per step for the LSTM.
+    characters of the batch. By default the LSTM reads both ways and the sentence is the mean of its
+    per-character outputs (``readout="last"``: the final states). Alternatives: ``lstm``/``cnn`` with
+    learned character embeddings (cheaper, as good when every character is frequent), ``attention``.
+    Cost: the CNN over the batch's distinct characters (about channels^2 x size^2 each) plus
+    2 x 4 x hidden^2 per character for the bidirectional LSTM.
     """
 
     train_defaults = {"lr": 3e-3, "clip": 1.0}
@@ -87,11 +90,14 @@ class GlyphCNNLSTM(Model):
         channels: int = 16,
         dim: int = 64,
         hidden: int = 64,
-        bidirectional: bool = False,
-        dropout: float = 0.0,
+        bidirectional: bool = True,
+        readout: Literal["last", "mean"] = "mean",
+        dropout: float = 0.2,
     ):
         super().__init__(spec)
         from ..data.glyphs import glyph_table
+
+        self.readout = readout
 
         size = max(8, size - size % 4)
         bitmaps = torch.from_numpy(glyph_table(vocabulary_tokens(spec), size))
@@ -108,7 +114,11 @@ class GlyphCNNLSTM(Model):
         return vectors[where] * (x != 0)[..., None]
 
     def forward_features(self, x, lengths=None):
-        _, final = run_lstm(self.lstm, self.token_vectors(x), lengths)
+        out, final = run_lstm(self.lstm, self.token_vectors(x), lengths)
+        if self.readout == "mean":
+            mask = length_mask(lengths, out.shape[1], out.device)
+            mask = (x != 0) if mask is None else mask
+            final = (out * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(1)
         return self.drop(final)
 
 
