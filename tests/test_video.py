@@ -14,8 +14,14 @@ from PIL import Image
 
 from blobbotronic.data import Spec, load, read_inputs
 from blobbotronic.data.video import ClipFormat, ClipStore, is_video_folder, read_clip, write_clip
-from blobbotronic.data.video_gen import (DIRECTIONS, GESTURES, falling_ball, gesture_path, make_ball_flight,
-                                         make_moving_digits)
+from blobbotronic.data.video_gen import (
+    DIRECTIONS,
+    GESTURES,
+    falling_ball,
+    gesture_path,
+    make_ball_flight,
+    make_moving_digits,
+)
 from blobbotronic.errors import BlobError
 from blobbotronic.models import create
 from blobbotronic.train import fit
@@ -56,7 +62,7 @@ def test_every_container_reads_to_the_same_motion(tmp_path: Path, suffix: str) -
     assert clip.shape == (6, 1, 12, 16) and clip.dtype == np.float32
     assert 0.0 <= clip.min() and clip.max() <= 1.0
     centre = column_of_mass(clip)
-    assert all(b > a for a, b in zip(centre, centre[1:])), centre  # moving right, frame after frame
+    assert all(b > a for a, b in zip(centre, centre[1:], strict=False)), centre  # moving right, frame after frame
     colour = read_clip(path, ClipFormat(frames=3, size=(12, 16), grey=False))
     assert colour.shape == (3, 3, 12, 16)
 
@@ -116,7 +122,7 @@ def test_a_folder_of_clips_loads_as_video(tmp_path: Path) -> None:
     x = torch.cat([ds.train.x, ds.val.x, ds.test.x])
     y = torch.cat([ds.train.y, ds.val.y, ds.test.y])
     assert len(x) == 14 and (y == 1).sum() == 7
-    for clip, label in zip(x.numpy(), y.tolist()):  # the labels follow the motion
+    for clip, label in zip(x.numpy(), y.tolist(), strict=True):  # the labels follow the motion
         centre = column_of_mass(clip)
         assert (centre[-1] > centre[0]) == (label == 1)
 
@@ -166,7 +172,8 @@ def test_streamed_folder_matches_memory_and_stays_bounded(tmp_path: Path) -> Non
     memory = load(root, frames=4, size=8, seed=3)
     streamed = load(root, frames=4, size=8, seed=3, stream=True, cache=2)
     assert streamed.meta["streamed"] and isinstance(streamed.train.x, ClipStore)
-    for a, b in zip((memory.train, memory.val, memory.test), (streamed.train, streamed.val, streamed.test)):
+    pairs = zip((memory.train, memory.val, memory.test), (streamed.train, streamed.val, streamed.test), strict=True)
+    for a, b in pairs:
         assert b.x.shape == a.x.shape
         torch.testing.assert_close(b.x[torch.arange(len(b))], a.x)  # same clips, same order, same values
         torch.testing.assert_close(b.x[1:3], a.x[1:3])
@@ -232,7 +239,7 @@ def test_moving_digits_move_in_their_direction_and_bounce() -> None:
     assert x.shape == (40, 12, 1, 32, 32) and 0 <= x.min() and x.max() <= 1
     assert set(digits.tolist()) == set(range(10))
     rows, cols = np.arange(32)[:, None], np.arange(32)[None, :]
-    for clip, d in zip(x[:, :, 0], directions):
+    for clip, d in zip(x[:, :, 0], directions, strict=True):
         w = clip.sum((1, 2))
         cy, cx = (clip * rows).sum((1, 2)) / w, (clip * cols).sum((1, 2)) / w
         angle = d * np.pi / 4  # 0 = up, clockwise

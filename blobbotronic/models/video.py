@@ -85,7 +85,7 @@ class FrameCNN(Model):
         self,
         spec: Spec,
         *,
-        width: int = 16,
+        width: int = 24,
         depth: int = 1,
         kernel: int = 3,
         patch: int = 4,
@@ -122,7 +122,7 @@ class CRNN(Model):
         self,
         spec: Spec,
         *,
-        width: int = 16,
+        width: int = 24,
         depth: int = 1,
         kernel: int = 3,
         patch: int = 4,
@@ -183,7 +183,7 @@ class CNN3D(Model):
             pool = [2 if s >= 2 else 1 for s in size]
             if max(pool) > 1:
                 layers.append(nn.MaxPool3d(pool))
-                size = [s // p for s, p in zip(size, pool)]
+                size = [s // p for s, p in zip(size, pool, strict=True)]
         self.body = nn.Sequential(*layers)
         self.readout = readout
         dim = ch * (1 if readout == "avg" else size[0] * size[1] * size[2])
