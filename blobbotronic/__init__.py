@@ -10,12 +10,12 @@
 __version__ = "0.1.0"
 
 from .api import (  # noqa: E402
-    Budget, Dataset, Model, Run, Spec, TrainConfig, create_model, fit, list_datasets, list_models, load,
-    load_checkpoint, params_schema, save_checkpoint, train,
+    Budget, Dataset, Model, Run, Spec, TrainConfig, claims, compare, create_model, explain, fit, list_datasets,
+    list_models, load, load_checkpoint, params_schema, save_checkpoint, train,
 )
 from .data.ecosystem import from_arrays, from_frame  # noqa: E402
 from .errors import BlobError  # noqa: E402
 
-__all__ = ["BlobError", "Budget", "Dataset", "Model", "Run", "Spec", "TrainConfig", "create_model", "fit",
-           "list_datasets", "list_models", "load", "load_checkpoint", "params_schema", "save_checkpoint", "train"]
+__all__ = ["BlobError", "Budget", "Dataset", "Model", "Run", "Spec", "TrainConfig", "claims", "compare",
+           "create_model", "explain", "fit", "list_datasets", "list_models", "load", "load_checkpoint", "params_schema", "save_checkpoint", "train"]
 __all__ += ["from_arrays", "from_frame"]

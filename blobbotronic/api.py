@@ -23,5 +23,29 @@ def list_datasets() -> list[str]:
     return list(DATASETS)
 
 
-__all__ = ["Budget", "Dataset", "Model", "Run", "Spec", "TrainConfig", "create_model", "fit", "list_datasets",
+def compare(datasets: Any, models: Any, seeds: int = 3, **options: Any) -> Any:
+    """Every model on every data set for every seed under one budget, stored and summarised
+    (see ``blobbotronic.compare.runner.compare``); ``.report(dir)`` writes the HTML report."""
+    from .compare.runner import compare as run
+
+    return run(datasets, models, seeds=seeds, **options)
+
+
+def explain(model: Model, x: Any, lengths: Any = None, *, out: str = "blobbotronic-out/explain", **options: Any) -> Any:
+    """Every explainer that applies to ``model`` (filters, feature maps, Grad-CAM, saliency, memory curve)
+    on inputs ``x``, with figures written under ``out`` (see ``blobbotronic.explain.explain_model``)."""
+    from .explain import explain_model
+
+    return explain_model(model, x, lengths, out=out, **options)
+
+
+def claims(only: Any = None, mode: str = "quick", **options: Any) -> dict:
+    """Run the primer's claims and write their report (see ``blobbotronic.claims.suite.run``)."""
+    from .claims.suite import run
+
+    return run(only, mode, **options)
+
+
+__all__ = ["Budget", "Dataset", "Model", "Run", "Spec", "TrainConfig", "claims", "compare", "create_model",
+           "explain", "fit", "list_datasets",
            "list_models", "load", "load_checkpoint", "params_schema", "save_checkpoint", "train"]
