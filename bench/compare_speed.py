@@ -1,7 +1,10 @@
 """The MNIST-1D grid through blobbotronic's compare against a plain reference loop: wall time and accuracy.
 
 The reference trains one model at a time the usual way (bench/train_speed.py: a shuffled DataLoader,
-Adam with default settings, PyTorch's default threads, ``loss.item()`` every step). blobbotronic runs
+Adam with default settings, PyTorch's default threads, ``loss.item()`` every step). Both sides train the
+same architectures: blobbotronic's logistic, mlp and cnn, and a GRU of the published reference's size
+(bidirectional, 6 hidden units; nn.GRU on the reference side, read out by its final states as
+blobbotronic's gru is). blobbotronic runs
 the same grid with ``compare``: seeds of one model stacked into one batched computation, two worker
 processes of one thread each, evaluation and early stopping on the validation split, and everything a
 row stores (inference latency, confusion matrix). Both train every (model, seed) for the same steps at
@@ -26,6 +29,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_speed import accuracy, reference_loop, reference_model  # noqa: E402
@@ -38,34 +42,65 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def reference_grid(models: list[str], seeds: int, steps: int) -> tuple[float, dict[str, list[float]]]:
-    """One model at a time, in this process, PyTorch's default threads; returns seconds and accuracies."""
+# The published MNIST-1D GRU is bidirectional with 6 hidden units; both sides train that size.
+GRU_PARAMS = {"hidden": 6, "bidirectional": True}
+
+
+class RefGRU(nn.Module):
+    """nn.GRU read out by its final states (both directions), as blobbotronic's gru reads out."""
+
+    def __init__(self, hidden: int, bidirectional: bool, classes: int = 10):
+        super().__init__()
+        self.rnn = nn.GRU(1, hidden, batch_first=True, bidirectional=bidirectional)
+        self.head = nn.Linear(hidden * (2 if bidirectional else 1), classes)
+
+    def forward(self, x):
+        _, h = self.rnn(x)  # (dirs, B, H)
+        return self.head(torch.cat(list(h), -1))
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's finished children (the worker processes, once reaped)."""
+    import multiprocessing as mp
+    import resource
+
+    deadline = time.time() + 30
+    while mp.active_children() and time.time() < deadline:
+        time.sleep(0.2)
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def reference_grid(models: list[str], seeds: int, steps: int, gru: dict) -> tuple[float, float, dict]:
+    """One model at a time, in this process, PyTorch's default threads; returns wall s, CPU s, accuracies."""
     ds = bb.load("mnist1d")
     acc: dict[str, list[float]] = {}
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for name in models:
         for seed in range(seeds):
             seed_everything(seed)
-            model = reference_model(name, ds)
+            model = RefGRU(**gru) if name == "gru" else reference_model(name, ds)
             reference_loop(model, ds, steps, seed)
             acc.setdefault(name, []).append(accuracy(model, ds))
-    return time.perf_counter() - start, acc
+    return time.perf_counter() - start, time.process_time() - cpu, acc
 
 
-def blobbotronic_grid(models: list[str], seeds: int, steps: int, workers: int,
-                      batch: bool) -> tuple[float, dict[str, list[float]]]:
-    """compare() on a fresh store: every run is trained, none reused; returns seconds and accuracies."""
+def blobbotronic_grid(models: list[str], seeds: int, steps: int, workers: int, batch: bool,
+                      gru: dict) -> tuple[float, float, dict]:
+    """compare() on a fresh store: every run is trained, none reused; returns wall s, CPU s, accuracies."""
     from blobbotronic.compare.runner import compare
 
     with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
+        start, cpu, child = time.perf_counter(), time.process_time(), children_cpu()
         res = compare("mnist1d", models, seeds=seeds, budget=f"{steps} steps", store=Path(tmp) / "runs.db",
-                      workers=workers, batch_seeds=batch, device="cpu")
+                      workers=workers, batch_seeds=batch, device="cpu",
+                      params={"gru": gru} if "gru" in models else None)
         seconds = time.perf_counter() - start
+        cpu = time.process_time() - cpu + children_cpu() - child
     acc: dict[str, list[float]] = {}
     for row in sorted(res.rows, key=lambda r: r["seed"]):
         acc.setdefault(row["model"], []).append(row["metrics"]["accuracy"])
-    return seconds, acc
+    return seconds, cpu, acc
 
 
 def table(acc: dict[str, list[float]]) -> dict[str, dict[str, float]]:
@@ -108,6 +143,8 @@ def main() -> None:
     ap.add_argument("--only", choices=["reference", "blobbotronic"], help="run one side only")
     ap.add_argument("--scaling", action="store_true", help="model-steps/s of N stacked seeds instead")
     ap.add_argument("--sizes", default="1,4,16", help="N for --scaling")
+    ap.add_argument("--gru-hidden", type=int, default=GRU_PARAMS["hidden"],
+                    help="GRU width on both sides (bidirectional; default 6, the published reference's)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -124,14 +161,20 @@ def main() -> None:
 
     result: dict = {"steps": args.steps, "seeds": args.seeds, "models": models, "workers": args.workers,
                     "batched": not args.no_batch, "load_before": load(), "threads_reference": torch.get_num_threads()}
+    gru = dict(GRU_PARAMS, hidden=args.gru_hidden)
+    result["gru"] = gru
     if args.only != "blobbotronic":
-        ref_s, ref_acc = reference_grid(models, args.seeds, args.steps)
-        result.update(reference_seconds=ref_s, reference=table(ref_acc), load_after_reference=load())
+        ref_s, ref_cpu, ref_acc = reference_grid(models, args.seeds, args.steps, gru)
+        result.update(reference_seconds=ref_s, reference_cpu_seconds=ref_cpu, reference=table(ref_acc),
+                      load_after_reference=load())
     if args.only != "reference":
-        ours_s, ours_acc = blobbotronic_grid(models, args.seeds, args.steps, args.workers, not args.no_batch)
-        result.update(blobbotronic_seconds=ours_s, blobbotronic=table(ours_acc), load_after=load())
+        ours_s, ours_cpu, ours_acc = blobbotronic_grid(models, args.seeds, args.steps, args.workers,
+                                                       not args.no_batch, gru)
+        result.update(blobbotronic_seconds=ours_s, blobbotronic_cpu_seconds=ours_cpu, blobbotronic=table(ours_acc),
+                      load_after=load())
     if args.only is None:
         result["speedup"] = result["reference_seconds"] / result["blobbotronic_seconds"]
+        result["cpu_ratio"] = result["reference_cpu_seconds"] / result["blobbotronic_cpu_seconds"]
         result["accuracy_gap_points"] = {m: 100 * (result["blobbotronic"][m]["mean"] - result["reference"][m]["mean"])
                                          for m in models}
     if args.json:
@@ -159,6 +202,8 @@ def show(result: dict, models: list[str]) -> None:
         con.print(f"wall time: reference {result['reference_seconds']:.1f} s, blobbotronic "
                   f"{result['blobbotronic_seconds']:.1f} s ({result['workers']} workers, seeds "
                   f"{'stacked' if result['batched'] else 'one by one'}): {result['speedup']:.2f}x faster")
+        con.print(f"CPU time: reference {result['reference_cpu_seconds']:.1f} s, blobbotronic "
+                  f"{result['blobbotronic_cpu_seconds']:.1f} s: {result['cpu_ratio']:.2f}x less")
     con.print(f"load average: before {result['load_before']}, after {result.get('load_after', '-')}")
 
 
