@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from blobbotronic.data import load
-from blobbotronic.data.video import write_clip
+from blobbotronic.data.video_gen import write_clip
 from blobbotronic.models import create
 from blobbotronic.train import fit, seed_everything
 from blobbotronic.train.metrics import peak_rss_mb

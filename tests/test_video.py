@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from blobbotronic.data import Spec, load, read_inputs
-from blobbotronic.data.video import ClipFormat, ClipStore, is_video_folder, read_clip, write_clip
+from blobbotronic.data.video import ClipFormat, ClipStore, is_video_folder, read_clip
 from blobbotronic.data.video_gen import (
     DIRECTIONS,
     GESTURES,
@@ -21,6 +21,7 @@ from blobbotronic.data.video_gen import (
     gesture_path,
     make_ball_flight,
     make_moving_digits,
+    write_clip,
 )
 from blobbotronic.errors import BlobError
 from blobbotronic.models import create

@@ -246,38 +246,6 @@ def _reason(e: BaseException) -> str:
     return text or type(e).__name__
 
 
-CODECS = {".mp4": ("mpeg4", "yuv420p"), ".avi": ("mjpeg", "yuvj420p"), ".webm": ("libvpx", "yuv420p"),
-          ".gif": ("gif", "rgb8"), ".mkv": ("ffv1", "yuv420p"), ".mov": ("mpeg4", "yuv420p")}
-
-
-def write_clip(path: str | Path, frames: np.ndarray, fps: int = 25, codec: str | None = None,
-               options: dict[str, str] | None = None) -> Path:
-    """Write frames (T, H, W) or (T, H, W, 3), uint8 or floats in [0, 1], as a video file with PyAV; the codec
-    follows the suffix (mp4: MPEG-4 part 2, avi: Motion JPEG, webm: VP8, gif, mkv: FFV1) unless given."""
-    try:
-        import av
-    except ImportError:
-        raise BlobError("Writing video needs PyAV: pip install av (or blobbotronic[video]).") from None
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    a = np.asarray(frames)
-    a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8) if a.dtype.kind == "f" else a.astype(np.uint8)
-    if a.ndim == 3:
-        a = np.repeat(a[..., None], 3, -1)
-    name, pix = CODECS.get(path.suffix.lower(), ("mpeg4", "yuv420p"))
-    name = codec or name
-    if name == "rawvideo":
-        pix = "bgr24"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(name, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = a.shape[2], a.shape[1], pix
-        stream.options = dict(options or {})
-        for rgb in a:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")))
-        container.mux(stream.encode())
-    return path
-
-
 # --- folders of clips ------------------------------------------------------------------------------
 
 

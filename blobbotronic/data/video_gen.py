@@ -1,4 +1,4 @@
-"""Video generators with honest physics: a ball under gravity, moving MNIST digits, hand gestures.
+"""Video generators with honest physics (a ball under gravity, moving MNIST digits, hand gestures), and write_clip.
 
 Every clip is (T, 1, H, W) grey in [0, 1], deterministic by seed. The built-ins register in DATASETS
 with a fixed data seed, so that training seeds vary only initialisation and batch order.
@@ -19,10 +19,12 @@ with a fixed data seed, so that training seeds vary only initialisation and batc
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..errors import BlobError
 from .builtin import DATASETS, _need
 from .spec import Dataset, Spec, Split, split_indices
 
@@ -57,6 +59,40 @@ def _finish(clean: np.ndarray, rng: np.random.Generator, level: float, noise: fl
     """Background level plus sensor noise (new each frame), clipped to [0, 1]."""
     noisy = level + clean + rng.normal(0.0, noise, clean.shape).astype(np.float32)
     return np.clip(noisy, 0.0, 1.0).astype(np.float32)
+
+
+# --- writing clips to files ------------------------------------------------------------------------
+
+CODECS = {".mp4": ("mpeg4", "yuv420p"), ".avi": ("mjpeg", "yuvj420p"), ".webm": ("libvpx", "yuv420p"),
+          ".gif": ("gif", "rgb8"), ".mkv": ("ffv1", "yuv420p"), ".mov": ("mpeg4", "yuv420p")}
+
+
+def write_clip(path: str | Path, frames: np.ndarray, fps: int = 25, codec: str | None = None,
+               options: dict[str, str] | None = None) -> Path:
+    """Write frames (T, H, W) or (T, H, W, 3), uint8 or floats in [0, 1], as a video file with PyAV; the codec
+    follows the suffix (mp4: MPEG-4 part 2, avi: Motion JPEG, webm: VP8, gif, mkv: FFV1) unless given."""
+    try:
+        import av
+    except ImportError:
+        raise BlobError("Writing video needs PyAV: pip install av (or blobbotronic[video]).") from None
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    a = np.asarray(frames)
+    a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8) if a.dtype.kind == "f" else a.astype(np.uint8)
+    if a.ndim == 3:
+        a = np.repeat(a[..., None], 3, -1)
+    name, pix = CODECS.get(path.suffix.lower(), ("mpeg4", "yuv420p"))
+    name = codec or name
+    if name == "rawvideo":
+        pix = "bgr24"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(name, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = a.shape[2], a.shape[1], pix
+        stream.options = dict(options or {})
+        for rgb in a:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")))
+        container.mux(stream.encode())
+    return path
 
 
 # --- ball flight -----------------------------------------------------------------------------------

@@ -430,7 +430,7 @@ def clip_bytes(seed: int, suffix: str) -> bytes:
     """A tiny clip (6 frames of 16x16, a square moving right) written with PyAV, as bytes."""
     import tempfile
 
-    from blobbotronic.data.video import write_clip
+    from blobbotronic.data.video_gen import write_clip
 
     frames = np.zeros((6, 16, 16), np.uint8)
     for t in range(6):
