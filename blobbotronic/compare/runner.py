@@ -14,6 +14,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -22,7 +23,7 @@ from typing import Any
 
 from ..errors import BlobError
 from ..registry import Registry
-from .groups import group_seeds, rows_of
+from .groups import SeedGroup, group_seeds, rows_of
 from .stats import analyze, summary_records
 from .store import DEFAULT_STORE, RunKey, Store, now, params_hash
 
@@ -134,7 +135,7 @@ class TuneTask:
         sampler = optuna.samplers.TPESampler(seed=0)
         study = optuna.create_study(direction="maximize" if higher else "minimize", sampler=sampler)
         study.optimize(objective, n_trials=self.trials)
-        return {"kind": "tune", "dataset": self.dataset, "model": self.model, "base_hash": self.base_hash,
+        return {"dataset": self.dataset, "model": self.model, "base_hash": self.base_hash,
                 "trials": self.trials, "chosen": dict(study.best_params), "best_val": float(study.best_value),
                 "metric": f"val {metric}"}
 
@@ -214,7 +215,20 @@ class LocalBackend:
                                        initializer=_init_worker, initargs=(os.getpid(),))
             try:
                 for fut in as_completed([pool.submit(_call, t) for t in tasks]):
-                    yield fut.result()
+                    try:
+                        result = fut.result()
+                    except BrokenProcessPool:
+                        raise BlobError(
+                            "A worker process died before finishing its run (out of memory, killed, or it could "
+                            "not start). From a Python script, call compare() under `if __name__ == \"__main__\":` "
+                            "(worker processes import the script); or run with workers=1 (--workers 1). "
+                            "Finished runs are stored: rerun to resume."
+                        ) from None
+                    yield result
+            except BaseException:  # a failed, interrupted or abandoned grid does not wait for the runs in flight
+                for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                    proc.terminate()
+                raise
             finally:
                 pool.shutdown(wait=False, cancel_futures=True)
 
@@ -252,6 +266,25 @@ class Comparison:
         from ..report import render
 
         return render(self.rows, out_dir, store=self.store)
+
+
+def pending_groups(tasks: list[RunTask], done: set[RunKey], workers: int) -> list[Any]:
+    """The seed groups of the whole grid that still have runs to do.
+
+    Groups are formed over every task, done or not, so a resumed grid trains its seeds in the same groups
+    as an uninterrupted one and gives the same numbers (stacking changes floating-point rounding). A group
+    is stored in one transaction, so it is either all done or all to do; a partly stored group (from an
+    older store) trains just its missing seeds.
+    """
+    out = []
+    for item in group_seeds(tasks, workers):
+        members = item.tasks if isinstance(item, SeedGroup) else (item,)
+        left = [t for t in members if t.key not in done]
+        if len(left) == len(members):
+            out.append(item)
+        elif left:
+            out.append(left[0] if len(left) == 1 else SeedGroup(tuple(left)))
+    return out
 
 
 def _as_list(v: str | Iterable[str]) -> list[str]:
@@ -354,10 +387,11 @@ def compare(datasets: str | Iterable[str], models: str | Iterable[str], seeds: i
     todo_runs = [t for t in tasks if t.key not in done]
     emit("plan", phase="run", total=len(tasks), reused=len(tasks) - len(todo_runs))
     ran = 0
-    work = group_seeds(todo_runs, getattr(engine, "workers", 1) or 1) if batch_seeds else todo_runs
+    work = pending_groups(tasks, done, getattr(engine, "workers", 1) or 1) if batch_seeds else todo_runs
     for res in engine.run(work):
-        for row in rows_of(res):  # a seed group's result holds several rows
-            db.put(row)
+        group = rows_of(res)  # a seed group's result holds several rows: stored together, in one transaction
+        db.put_many(group)
+        for row in group:
             ran += 1
             emit("row", row=row, done=len(tasks) - len(todo_runs) + ran, total=len(tasks))
     rows = db.rows(keys=[t.key for t in tasks])

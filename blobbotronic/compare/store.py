@@ -133,6 +133,10 @@ class Store:
 
     def put(self, row: dict[str, Any]) -> bool:
         """Insert one finished run in its own transaction; False when its key was already stored."""
+        with self._transaction():
+            return self._insert(row)
+
+    def _insert(self, row: dict[str, Any]) -> bool:
         cols = ["dataset", "model", "params_hash", "seed", "version", "spec_name", "metric", "higher", "stopped",
                 "finished_at", *JSON_COLUMNS]
         vals = [row.get(c) for c in cols[:10]]
@@ -140,9 +144,12 @@ class Store:
         vals[9] = vals[9] or now()
         vals += [_dumps(row.get(c)) for c in JSON_COLUMNS]
         sql = f"INSERT OR IGNORE INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+        return self.db.execute(sql, vals).rowcount == 1
+
+    def put_many(self, rows: list[dict[str, Any]]) -> int:
+        """Insert several finished runs in one transaction (all or none); returns how many were new."""
         with self._transaction():
-            cur = self.db.execute(sql, vals)
-        return cur.rowcount == 1
+            return sum(self._insert(r) for r in rows)
 
     def put_tuned(self, dataset: str, model: str, base_hash: str, trials: int, version: str,
                   chosen: dict[str, Any], best_val: float | None) -> None:
