@@ -414,14 +414,18 @@ def _chinese_sentiment(seed: int = 0) -> Dataset:
                 labels.append("positive" if label == "pos" else "negative")
     lines = len(texts)
     texts, labels, stats = dedupe(texts, labels)
-    meta = {"lines": lines, **stats, "max_len_note": "texts longer than 100 tokens are cut to their first 100"}
+    meta = {
+        "lines": lines,
+        **stats,
+        "max_len_note": "texts longer than 150 tokens are cut to their first 150 (how many: truncated)",
+    }
     return text_dataset(
         "chinese_sentiment",
         texts,
         labels,
         tokenizer="cjk",
         min_freq=2,
-        max_len=100,
+        max_len=150,
         meta=meta,
         classes=("negative", "positive"),
     )
