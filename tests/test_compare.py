@@ -112,11 +112,18 @@ def test_two_processes_write_one_store(tmp_path):
 # ---- the grid --------------------------------------------------------------------------------------
 
 
-def test_rerun_skips_finished_rows_and_gives_the_same_summary(tmp_path):
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """GRID run once, in this process, from an empty store: (store path, result, events heard)."""
+    store = tmp_path_factory.mktemp("grid") / "r.db"
     events = []
-    first = compare(**GRID, store=tmp_path / "r.db", workers=1, on_event=lambda k, **i: events.append(k))
+    return store, compare(**GRID, store=store, workers=1, on_event=lambda kind, **i: events.append(kind)), events
+
+
+def test_rerun_skips_finished_rows_and_gives_the_same_summary(uninterrupted):
+    store, first, events = uninterrupted
     assert first.ran == 9 and first.reused == 0 and events.count("row") == 9
-    again = compare(**GRID, store=tmp_path / "r.db", workers=1)
+    again = compare(**GRID, store=store, workers=1)
     assert again.ran == 0 and again.reused == 9
     assert again.summary == first.summary and table(again.rows) == table(first.rows)
     s = {e["model"]: e for e in first.summary}
@@ -127,8 +134,7 @@ def test_rerun_skips_finished_rows_and_gives_the_same_summary(tmp_path):
     assert len(r["confusion"]) == 10 and sum(map(sum, r["confusion"])) == 269  # every test digit counted once
     assert r["history"] and r["config"]["budget"] == {"steps": 40}
     # a different setting is a different row, not a reuse
-    wider = compare("digits", "mlp", seeds=1, budget="40 steps", params={"mlp": {"hidden": 8}}, store=tmp_path / "r.db",
-                    workers=1)
+    wider = compare("digits", "mlp", seeds=1, budget="40 steps", params={"mlp": {"hidden": 8}}, store=store, workers=1)
     assert wider.ran == 1 and wider.rows[0]["params"]["hidden"] == 8
 
 
@@ -163,7 +169,7 @@ def test_param_flags_name_a_model_or_every_model_that_has_the_parameter():
         model_params(["widht=4"], ["mlp"])
 
 
-def test_sigkill_then_rerun_completes_with_the_same_table(tmp_path):
+def test_sigkill_then_rerun_completes_with_the_same_table(tmp_path, uninterrupted):
     """Kill `blobbotronic compare` (two worker processes) after its first rows, rerun it: no duplicates, nothing
     lost but the runs in flight, orphaned workers gone, and the numbers of an uninterrupted in-process run."""
     store = tmp_path / "k.db"
@@ -195,11 +201,12 @@ def test_sigkill_then_rerun_completes_with_the_same_table(tmp_path):
     with Store(store) as s:
         assert s.check() == [] and s.count() == 9
         resumed = s.rows()
-    reference = compare(**GRID, store=tmp_path / "ref.db", workers=1)  # uninterrupted, in this process
+    reference = uninterrupted[1]  # the same grid run without interruption, in this process
     assert table(resumed) == table(reference.rows)
     assert obj["summary"] == json.loads(json.dumps(reference.summary))
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_workers_at_once(tmp_path):
     """Ctrl-C does not wait for the runs in flight (here 30 s each): exit 130 with a note, no worker left."""
     p = cli("compare", "--data", "mnist1d", "--models", "gru,lstm", "--seeds", "1", "--budget", "30s", "--workers", "2",
@@ -220,6 +227,7 @@ def test_ctrl_c_stops_workers_at_once(tmp_path):
     assert count_rows(tmp_path / "c.db") == 0
 
 
+@pytest.mark.slow
 def test_two_compare_commands_share_one_store(tmp_path):
     store = str(tmp_path / "two.db")
     common = ["--data", "xor", "--seeds", "2", "--budget", "30 steps", "--store", store, "--workers", "1", "--quiet"]
