@@ -205,6 +205,8 @@ def test_ball_flight_is_gravity_and_up_is_down_reversed() -> None:
         up, down = split.x[0::2], split.x[1::2]
         assert (split.y[0::2] == 0).all() and (split.y[1::2] == 1).all()
         torch.testing.assert_close(up, down.flip(1))
+    middle = make_ball_flight(pairs=4, frames=15, size=24, seed=1).train
+    torch.testing.assert_close(middle.x[0::2, 7], middle.x[1::2, 7])  # odd length: one middle moment for both
     # the falling ball's height follows y0 + u t + g t^2 / 2, with g between 0.06 and 0.12 px/frame^2
     rng, t, rows = np.random.default_rng(0), np.arange(16), np.arange(32)[None, :, None]
     for _ in range(5):
