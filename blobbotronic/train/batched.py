@@ -34,7 +34,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from ..data.spec import Dataset
 from ..models.rnn import GRUScan
-from .loop import Run, TrainConfig, _schedule, fit, pick_device, seed_everything
+from .loop import Run, TrainConfig, _schedule, fit, pick_device, seed_everything, test_metrics
 from .metrics import count_params, evaluate, flops_per_sample, headline, peak_rss_mb, reset_peak_rss
 from .tasks import Task, task_for
 
@@ -49,6 +49,8 @@ def why_sequential(model: nn.Module, config: TrainConfig, n_seeds: int, task: Ta
         return "the task shows the model its targets in training (teacher forcing)"
     if getattr(model, "rule", None) == "perceptron":
         return "the perceptron rule is not a gradient step"
+    if not any(p.requires_grad for p in model.parameters()):
+        return "it has nothing to train"
     if config.budget is not None and getattr(config.budget, "seconds", None) is not None:
         return "a time budget gives each model its own seconds"
     for m in model.modules():
@@ -344,7 +346,7 @@ def _fit_stacked(models: list[nn.Module], data: Dataset, config: TrainConfig, se
                 "threads": cfg.threads, "device": str(device), "batched": N, "group_seconds": train_seconds}
         if device.type == "cuda":
             cost["peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
-        runs.append(Run(m, replace(cfg, seed=s), evaluate(m, data.spec, data.test), evaluate(m, data.spec, data.val),
+        runs.append(Run(m, replace(cfg, seed=s), test_metrics(m, data), evaluate(m, data.spec, data.val),
                         history[i], cost, stopped[i] or "budget"))
     return runs
 
