@@ -97,8 +97,6 @@ def metric_vs_cost(analysis: dict[str, Any], colours: dict[str, str]) -> Figure 
             ax.errorbar([e["cost"][cost]], [e["mean"]], yerr=[[lo], [hi]], fmt="o", color=colours[e["model"]],
                         markersize=9 if on else 6, markeredgecolor=INK if on else colours[e["model"]],
                         markeredgewidth=1.4 if on else 0.5, elinewidth=1.0, capsize=2.5, zorder=3)
-            ax.annotate(text(short(e["model"])), (e["cost"][cost], e["mean"]), textcoords="offset points",
-                        xytext=(6, 5), fontsize=8, color=INK)
         pts = sorted(((e["cost"][cost], e["mean"]) for e in es if e["model"] in front),
                      key=lambda p: (p[0], -sign * p[1]))
         if len(pts) > 1:
@@ -109,10 +107,29 @@ def metric_vs_cost(analysis: dict[str, Any], colours: dict[str, str]) -> Figure 
         _style(ax)
         ax.set_xlabel(COSTS[cost], color=INK)
         ax.margins(x=0.2, y=0.12)
+        _labels(ax, [(short(e["model"]), e["cost"][cost], e["mean"]) for e in es])
     axes[0].set_ylabel(f"test {analysis['metric']}", color=INK)
     fig.suptitle(text(f"{analysis['metric']} against cost on {analysis['dataset']} (dashed: Pareto front)"),
                  color=INK, fontsize=10.5, x=0.01, ha="left")
     return fig
+
+
+def _labels(ax, points: list[tuple[str, float, float]], size: float = 8.0) -> None:
+    """Name each point beside it, trying four sides so that names of nearby points do not overlap."""
+    fig = ax.get_figure()
+    px = fig.dpi / 72  # pixels per point
+    placed: list[tuple[float, float, float, float]] = []
+    for label, x, y in sorted(points, key=lambda p: -p[2]):
+        cx, cy = ax.transData.transform((x, y))
+        w, h = 0.62 * size * len(label) * px, 1.25 * size * px
+        for dx, dy in ((6, 5), (6, -13), (-6, 5), (-6, -13), (6, 17), (6, -25)):
+            left = cx + dx * px - (w if dx < 0 else 0)
+            box = (left, cy + dy * px, left + w, cy + dy * px + h)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                break
+        placed.append(box)
+        ax.annotate(text(label), (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=size, color=INK,
+                    ha="right" if dx < 0 else "left")
 
 
 def confusion_matrices(rows: list[dict[str, Any]], analysis: dict[str, Any], k: int = 2) -> Figure | None:
@@ -138,7 +155,7 @@ def confusion_matrices(rows: list[dict[str, Any]], analysis: dict[str, Any], k: 
         if n <= 15:
             for r in range(n):
                 for c in range(n):
-                    if total[r][c]:
+                    if round(100 * frac[r][c]) >= 1:  # a 0 would be noise
                         ax.text(c, r, f"{100 * frac[r][c]:.0f}", ha="center", va="center", fontsize=7 if n > 8 else 8.5,
                                 color="white" if frac[r][c] > 0.55 else INK)
         ticks = list(range(n)) if n <= 30 else list(range(0, n, max(1, n // 15)))
