@@ -86,7 +86,7 @@ class GlyphCNNLSTM(Model):
         self,
         spec: Spec,
         *,
-        size: int = 24,
+        size: int = 16,
         channels: int = 16,
         dim: int = 64,
         hidden: int = 64,
