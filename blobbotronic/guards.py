@@ -87,8 +87,9 @@ def _meminfo_available() -> list[int]:
 
 def _cgroup_room() -> list[int]:
     """Room left under a container's memory limit (cgroup v2 or v1), when there is a limit."""
+    v1 = "/sys/fs/cgroup/memory/memory."
     for limit, usage in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                         ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+                         (v1 + "limit_in_bytes", v1 + "usage_in_bytes")):
         try:
             cap, used = Path(limit).read_text().strip(), Path(usage).read_text().strip()
         except OSError:

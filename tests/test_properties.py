@@ -27,7 +27,8 @@ from blobbotronic.data.ts_format import read_ts
 from blobbotronic.errors import BlobError
 
 # BLOBBOTRONIC_EXAMPLES=2000 for a longer hunt; 60 keeps the suite at a few seconds
-FEW = settings(max_examples=int(os.environ.get("BLOBBOTRONIC_EXAMPLES", "60")), deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+FEW = settings(max_examples=int(os.environ.get("BLOBBOTRONIC_EXAMPLES", "60")), deadline=None, database=None,
+               suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")

@@ -71,13 +71,14 @@ def render(results: list[dict[str, Any]], figures: dict[str, list[tuple[Path, st
             f"<div class='table-wrap'><table class='verdicts'><thead><tr><th class='text'>claim</th>"
             f"<th class='text'>verdict</th><th class='text'>the key number</th></tr></thead><tbody>{rows}"
             "</tbody></table></div>"]
-    md = [f"# The primer's claims, tested\n\n_{stamp}_\n", "| claim | verdict | the key number |", "|---|---|---|"]
-    md += [f"| {r['id']} | **{r['verdict']}** | {_md(r['key'])} |" for r in results]
+    md = [f"# The primer's claims, tested\n\n_{_md(stamp)}_\n", "| claim | verdict | the key number |", "|---|---|---|"]
+    md += [f"| {_md(r['id'])} | **{_md(r['verdict'])}** | {_md(r['key'])} |" for r in results]
     for r in results:
         body.append(f"<section class='claim' id='{esc(r['id'])}'><h2>{esc(r['id'])} {_verdict_badge(r['verdict'])}</h2>")
         body.append(f"<p class='claimline'>{esc(r['claim'])}</p><p><b>Experiment.</b> {esc(r.get('experiment', ''))}</p>")
         body.append(f"<p><b>Result.</b> {esc(r['key'])}</p><p class='rule'><b>Rule.</b> {esc(r['rule'])}</p>")
-        md += [f"\n## {r['id']}: {r['verdict']}\n", f"*{_md(r['claim'])}*\n", f"**Experiment.** {_md(r.get('experiment', ''))}\n",
+        md += [f"\n## {_md(r['id'])}: {_md(r['verdict'])}\n", f"*{_md(r['claim'])}*\n",
+               f"**Experiment.** {_md(r.get('experiment', ''))}\n",
                f"**Result.** {_md(r['key'])}\n", f"**Rule.** {_md(r['rule'])}\n"]
         if r.get("error"):
             body.append(f"<p class='error'>{esc(r['error'])}</p>")

@@ -476,15 +476,15 @@ def garbage(seed: int, n: int = 300) -> Callable[[Path], None]:
 
 def npy_header_only(shape: tuple[int, ...], descr: str = "<f8") -> bytes:
     """A .npy header declaring ``shape`` followed by a few bytes: what a cut (or lying) file looks like."""
-    header = "{'descr': '%s', 'fortran_order': False, 'shape': %r, }" % (descr, shape)
+    header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape!r}, }}"
     header += " " * (63 - (len(header) + 10) % 64) + "\n"
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin-1") + b"\0" * 64
 
 
 def huge_npz(p: Path) -> None:
-    with zipfile.ZipFile(p, "w") as z:
-        z.writestr("x.npy", npy_header_only((1_000_000, 1_000_000)))
-        z.writestr("y.npy", npy_header_only((1_000_000,), "<i8"))
+    with zipfile.ZipFile(p, "w") as z:  # fixed member dates: the same bytes on every run
+        z.writestr(zipfile.ZipInfo("x.npy", (2020, 1, 1, 0, 0, 0)), npy_header_only((1_000_000, 1_000_000)))
+        z.writestr(zipfile.ZipInfo("y.npy", (2020, 1, 1, 0, 0, 0)), npy_header_only((1_000_000,), "<i8"))
 
 
 def reliability_cases() -> None:
@@ -517,7 +517,8 @@ def reliability_cases() -> None:
     case("text_utf16.jsonl", "UTF-16 encoded", ("not valid UTF-8",))(
         text('{"text": "great", "label": "pos"}\n', "utf-16")
     )
-    case("text_deep_nesting.jsonl", "line 2 nests 5,000 lists (too deep for the JSON reader)", ("line 2", "not valid JSON"))(
+    case("text_deep_nesting.jsonl", "line 2 nests 5,000 lists (too deep for the JSON reader)",
+         ("line 2", "not valid JSON"))(
         text('{"text": "great", "label": "pos"}\n' + "[" * 5000 + "\n")
     )
     case("text_huge_number.jsonl", "a 5,000-digit label (over Python's int limit)", ("line 2", "not valid JSON"))(
