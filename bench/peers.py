@@ -11,7 +11,7 @@ CUDA one. Where it cannot be installed or imported the tsai rows are skipped wit
 published peer numbers (issue 11) are shown, labelled as such. Every model trains in its own
 subprocess with one thread (OMP_NUM_THREADS=1 and torch.set_num_threads(1)); wall time is that
 process's, start to exit (imports and data included), and peak RSS its ru_maxrss from wait4().
-The rows are also written to blobbotronic-out/peers.json, which the comparison report shows.
+The rows are also written to blobbotronic-out/peers.json; reports written to blobbotronic-out/report show them.
 This file imports only the standard library at the top: tsai's venv runs it as the tsai worker.
 """
 
@@ -46,16 +46,52 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THRE
 # ---- workers: one model, one process -------------------------------------------------------------------------
 
 
-def worker_blobbotronic(data: str, preset: str, seed: int) -> dict:
+def worker_blobbotronic(data: str, preset: str, seed: int, validation: str) -> dict:
+    import dataclasses
+
     import torch
 
     torch.set_num_threads(1)
+    from blobbotronic.data import load
+    from blobbotronic.data.spec import Split
     from blobbotronic.models import create
     from blobbotronic.train import train
 
-    run = train(data, preset, seed=seed, quiet=True, threads=1)
+    ds = load(data)
+    if validation == "none":  # train on the whole published train split, as tsai does; nothing held out
+        full = Split(torch.cat([ds.train.x, ds.val.x]), torch.cat([ds.train.y, ds.val.y]))
+        ds = dataclasses.replace(ds, train=full, val=full)
+    run = train(ds, preset, seed=seed, quiet=True, threads=1)
     return {"accuracy": run.metrics["accuracy"], "params": create(preset, run.model.spec).num_params(),
             "train_seconds": run.cost["train_seconds"], "steps": run.cost["steps"]}
+
+
+def torchvision_shim() -> str:
+    """Let ``import torchvision`` succeed beside the CPU torch, or say why none is needed.
+
+    PyPI's torchvision is a CUDA build: its compiled ops (_C.so) need libtorch_cuda.so, which the CPU
+    torch lacks, so they do not load, and torchvision then fails at import while registering fake
+    kernels for two ops (nms, qnms) that no longer exist. fastai imports torchvision for image
+    augmentation only; declaring those two ops' schemas (no kernels) lets the import finish. tsai's
+    time-series models never call them; calling one would raise.
+    """
+    import ctypes
+    import importlib.util
+
+    import torch
+
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None or spec.origin is None:
+        return "no torchvision"
+    try:
+        ctypes.CDLL(str(Path(spec.origin).parent / "_C.so"))
+        return "torchvision's ops load"
+    except OSError as e:
+        lib = torch.library.Library("torchvision", "DEF")
+        for op in ("nms", "qnms"):
+            lib.define(f"{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        torchvision_shim.lib = lib  # keep the definitions alive
+        return f"torchvision's compiled ops do not load ({str(e).split(':')[-1].strip()}); nms/qnms declared"
 
 
 def worker_tsai(npz: str, arch: str, seed: int, epochs: int) -> dict:
@@ -63,8 +99,11 @@ def worker_tsai(npz: str, arch: str, seed: int, epochs: int) -> dict:
     import torch
 
     torch.set_num_threads(1)
+    shim = torchvision_shim()
     from tsai.basics import Learner, TSClassification, accuracy, get_ts_dls, set_seed
-    from tsai.models import FCN, LSTM_FCN, InceptionTimePlus  # noqa: F401  (looked up by name below)
+    from tsai.models.FCN import FCN
+    from tsai.models.InceptionTimePlus import InceptionTimePlus
+    from tsai.models.RNN_FCN import LSTM_FCN
 
     set_seed(seed, reproducible=True)
     d = np.load(npz)
@@ -81,7 +120,7 @@ def worker_tsai(npz: str, arch: str, seed: int, epochs: int) -> dict:
     seconds = time.perf_counter() - start
     acc = float(learn.validate()[1])  # no model selection: the weights after the last epoch
     return {"accuracy": acc, "params": sum(p.numel() for p in model.parameters()), "train_seconds": seconds,
-            "epochs": epochs}
+            "epochs": epochs, "note": shim}
 
 
 # ---- the parent: install, spawn, measure, print -------------------------------------------------------------
@@ -120,15 +159,17 @@ def run_measured(cmd: list[str], timeout: float) -> dict:
 def ensure_tsai(venv: Path, timeout: float, log) -> tuple[str | None, str]:
     """The tsai venv's python, or None and why not. Installs on first use: torch pinned first, then tsai."""
     py = venv / "bin" / "python"
-    check = [str(py), "-c", "import tsai, fastai, torch; print(tsai.__version__, torch.__version__)"]
+    check = [str(py), "-c", f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import peers; "
+             "peers.torchvision_shim(); import tsai.basics, torch; "
+             "print(tsai.__version__, 'with torch', torch.__version__)"]
 
     def importable() -> tuple[bool, str]:
         try:
             r = subprocess.run(check, capture_output=True, text=True, timeout=300, env={**os.environ, **ONE_THREAD})
         except subprocess.TimeoutExpired:
             return False, "importing tsai took over 300 s"
-        lines = (r.stdout + r.stderr).strip().splitlines()
-        return r.returncode == 0, lines[-1] if lines else ""
+        lines = (r.stdout if r.returncode == 0 else r.stderr).strip().splitlines()
+        return r.returncode == 0, lines[-1] if lines else f"exit status {r.returncode}"
 
     if py.exists():
         ok, msg = importable()
@@ -189,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tools", default="blobbotronic,tsai", help="comma-separated: blobbotronic,tsai")
     p.add_argument("--models", default=",".join(COUNTERPARTS), help="tsai names: FCN,LSTM_FCN,InceptionTimePlus")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--validation", choices=("none", "split"), default="none",
+                   help="blobbotronic's validation: none trains on the whole published train split as tsai does "
+                        "(best weights chosen on it); split holds out the data set's validation split")
     p.add_argument("--venv", type=Path, default=DEFAULT_VENV, help="tsai's virtual environment")
     p.add_argument("--install-timeout", type=float, default=900, help="seconds for each install step")
     p.add_argument("--run-timeout", type=float, default=900, help="seconds for one model's run")
@@ -197,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.worker:
         tool, *rest = args.worker
-        res = (worker_blobbotronic(rest[0], rest[1], args.seed) if tool == "blobbotronic"
+        res = (worker_blobbotronic(rest[0], rest[1], args.seed, args.validation) if tool == "blobbotronic"
                else worker_tsai(rest[0], rest[1], args.seed, int(rest[2])))
         Path(os.environ["PEERS_RESULT"]).write_text(json.dumps(res))
         return 0
@@ -223,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                 if "blobbotronic" in tools:
                     preset = f"{data}_{COUNTERPARTS[arch]}"
                     jobs.append(("blobbotronic", preset, [sys.executable, __file__, "--seed", str(args.seed),
+                                                          "--validation", args.validation,
                                                           "--worker", "blobbotronic", data, preset]))
                 if tsai_py:
                     jobs.append(("tsai", arch, [tsai_py, __file__, "--seed", str(args.seed), "--worker", "tsai",
@@ -236,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     reference = [{"dataset": d, "tool": t, "model": m, "accuracy": a, "wall_seconds": s, "peak_rss_mb": PUBLISHED_RSS}
                  for d, t, m, a, s in PUBLISHED if d in datasets]
     load1 = os.getloadavg()
-    meta = {"tsai": tsai_note, "threads": 1, "seed": args.seed, "machine": platform.processor() or platform.machine(),
+    meta = {"tsai": tsai_note, "threads": 1, "seed": args.seed, "validation": args.validation,
+            "machine": platform.processor() or platform.machine(),
             "cpus": os.cpu_count(), "load_average": [round(x, 2) for x in load1],
             "date": time.strftime("%Y-%m-%d %H:%M:%S"),
             "command": " ".join(["bench/peers.py", *(argv if argv is not None else sys.argv[1:])])}

@@ -200,7 +200,13 @@ def render(rows: list[dict[str, Any]], out_dir: str | Path, store: str | Path | 
                       f"{len(analyses)} data set{'s' if len(analyses) != 1 else ''}")
     meta = (f"{len(rows)} runs · store {store or 'in memory'} · blobbotronic {__version__} · "
             f"written {datetime.now().strftime('%Y-%m-%d %H:%M')}")
-    (out / "report.md").write_text(_markdown(rows, analyses, figs, meta, title), encoding="utf-8")
+    from . import peers  # bench/peers.py's side-by-side rows, when it wrote them beside this report's folder
+
+    side = peers.load(out.parent / peers.PEERS_FILE.name)
+    notes = "## How these numbers were made"
+    md = _markdown(rows, analyses, figs, meta, title).replace(notes, peers.markdown(side) + notes, 1)
+    (out / "report.md").write_text(md, encoding="utf-8")
     path = out / "report.html"
-    path.write_text(_html(rows, analyses, figs, meta, title), encoding="utf-8")
+    path.write_text(_html(rows, analyses, figs, meta, title).replace("<footer>", peers.html(side) + "<footer>", 1),
+                    encoding="utf-8")
     return path
