@@ -261,6 +261,66 @@ def test_a_full_disk_is_refused_before_training(tmp_path, capsys, monkeypatch, n
         compare("xor", "mlp", seeds=1, budget="3 steps", store=tmp_path / "runs.db", workers=1)
 
 
+@contextmanager
+def small_disk(folder: Path, size: str = "1m"):
+    """A real 1 MB file system (tmpfs) at ``folder`` where this process may mount one (root); else None."""
+    folder.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
+                                                     str(folder)], capture_output=True).returncode == 0
+    try:
+        yield folder if mounted else None
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def test_a_disk_that_fills_up_is_a_clear_error_and_keeps_the_saved_runs(tmp_path, capsys, no_training):
+    """On a real, tiny file system: compare refuses it before training; a store whose disk fills up between two
+    runs raises a BlobError on the second, keeps the first, and takes rows again once space is freed."""
+    from .test_stats import row
+
+    with small_disk(tmp_path / "disk") as disk:
+        if disk is None:  # no mount here: the same path with the database call failing as SQLite does when full
+            disk = tmp_path / "disk"
+        else:
+            code, err = run_cli(capsys, "compare", *TINY, "--store", disk / "runs.db", "--out", tmp_path / "rep")
+            assert_clear(code, err, "runs.db", ["the disk holding the results store is full"])
+        with Store(disk / "runs.db") as s:
+            s.put(row("m", 0, 0.5))
+            filler = _fill(disk) if disk.is_mount() else _failing(s)
+            with pytest.raises(guards.BlobError, match=r"runs\.db: a finished run could not be saved \(database or "
+                               r"disk is full\); the runs saved before it are kept"):
+                s.put(row("m", 1, 0.6))
+            filler()
+            assert s.put(row("m", 2, 0.7)) and s.check() == [] and [r["seed"] for r in s.rows()] == [0, 2]
+
+
+def _fill(disk: Path):
+    with open(disk / "filler", "wb") as f:
+        with pytest.raises(OSError):
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+    return (disk / "filler").unlink
+
+
+def _failing(store: Store):
+    """Make ``store``'s connection fail every INSERT as a full disk does; the returned function undoes it."""
+    real = store.db
+
+    class Full:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def execute(self, sql, *args):
+            if sql.startswith("INSERT"):
+                raise sqlite3.OperationalError("database or disk is full")
+            return real.execute(sql, *args)
+
+    store.db = Full()
+    return lambda: setattr(store, "db", real)
+
+
 GRID = ["--data", "xor,and", "--models", "mlp,logistic", "--seeds", "3", "--budget", "8 steps"]
 
 

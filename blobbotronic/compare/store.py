@@ -11,7 +11,8 @@ import hashlib
 import json
 import math
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -157,17 +158,24 @@ class Store:
             self.db.execute("INSERT OR IGNORE INTO tuned VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                             (dataset, model, base_hash, trials, version, _dumps(chosen), best_val, now()))
 
-    def _transaction(self):
-        db = self.db
-
-        class _Tx:
-            def __enter__(self):
-                db.execute("BEGIN IMMEDIATE")  # take the write lock now; waits up to the busy timeout
-
-            def __exit__(self, kind, *_):
-                db.execute("COMMIT" if kind is None else "ROLLBACK")
-
-        return _Tx()
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction. A disk that fills up (or a store that stops being writable) mid-grid is a
+        BlobError naming the store: the rows saved before are kept, and a rerun resumes from them."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")  # take the write lock now; waits up to the busy timeout
+            try:
+                yield
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        except sqlite3.OperationalError as e:
+            with suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            raise BlobError(f"{self.path}: a finished run could not be saved ({e}); the runs saved before it are kept. "
+                            "Free disk space (or make the store writable) and rerun the same command to resume."
+                            ) from None
 
     # ---- reading ------------------------------------------------------------------------------
 
