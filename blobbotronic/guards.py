@@ -137,6 +137,22 @@ def check_npz_memory(archive: Any, path: Any) -> None:
                  "loading)", path, "Use a smaller file, or a machine with more memory.")
 
 
+def check_npy_memory(f: BinaryIO, path: Any) -> None:
+    """The estimate for loading the .npy array an open file starts with (no-op for other files); rewinds."""
+    start = f.tell()
+    try:
+        shape, dtype = npy_header(f)
+    except (ValueError, struct.error):
+        return  # not a .npy array: numpy says what it is
+    finally:
+        f.seek(start)
+    n = dtype.itemsize
+    for s in shape:
+        n *= s
+    check_memory(ARRAY_FACTOR * n, f"an array of shape {shape} ({human(n)})", path,
+                 "Use a smaller file, or a machine with more memory.")
+
+
 # ---- array headers, read without reading the arrays ------------------------------------------------
 
 

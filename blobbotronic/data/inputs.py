@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import guards
 from ..errors import BlobError
 from . import files, video
 from .spec import Spec
@@ -143,10 +144,12 @@ def _load_array(path: Path) -> np.ndarray:
     """The array in a .npy file or in a .npz archive (its 'x', or its only array); never unpickles."""
     try:
         with files.open_binary(path) as f:
+            guards.check_npy_memory(f, path)  # from the header, before the array is read
             loaded = np.load(f, allow_pickle=False)
             if not isinstance(loaded, np.lib.npyio.NpzFile):
                 return loaded
             with loaded:
+                guards.check_npz_memory(loaded, path)
                 key = "x" if "x" in loaded.files else loaded.files[0] if len(loaded.files) == 1 else None
                 if key is None:
                     raise BlobError(f"{path}: holds arrays {', '.join(loaded.files) or 'none'}; name the sequence 'x'.")

@@ -497,7 +497,7 @@ def reliability_cases() -> None:
     case("pickled_object.npz", "x is a pickled object array", ("object array", "pickle"))(
         npz(x=np.array([{"a": 1}, None] * 4, dtype=object), y=y_pairs())
     )
-    case("predict_huge_header.npy", "declares 1,000,000 x 1,000,000 float64", ("not a readable array",),
+    case("predict_huge_header.npy", "declares 1,000,000 x 1,000,000 float64", ("refused before loading", "7.3 TB"),
          spec=SEQUENCE_SPEC)(lambda p: p.write_bytes(npy_header_only((1_000_000, 1_000_000))))
     case("ts_garbage.ts", "random binary bytes named .ts", ("line 1", "not UTF-8"))(garbage(11))
     case("ts_utf16.ts", "UTF-16 encoded", ("line 1", "not UTF-8"))(
