@@ -389,7 +389,8 @@ def define_cases() -> None:
 
     # --- text classification and entity-tagging files (data/text.py, data/tagging.py) ---------------
     reviews = "".join(f"great film {i},pos\nawful plot {i},neg\n" for i in range(3))
-    case("text_gbk.csv", "GBK-encoded Chinese on line 4", ("line 4", "byte offset 36", "UTF-8"), options={"text": "text"})(
+    case("text_gbk.csv", "GBK-encoded Chinese on line 4", ("line 4", "byte offset 36", "UTF-8"),
+         options={"text": "text"})(
         lambda p: p.write_bytes(b"text,label\ngreat film,pos\nawful,neg\n" + "\u5dee\u8bc4".encode("gbk") + b",neg\n")
     )
     case("text_no_text_column.csv", "text='body' is not a column", ("'body'", "text, label"), options={"text": "body"})(
