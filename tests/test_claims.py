@@ -81,3 +81,35 @@ def test_unknown_claim_is_named(capsys):
     assert main(["claims", "--only", "perceptorn"]) == 2
     assert "Did you mean 'perceptron'" in capsys.readouterr().err
     assert "perceptron" in CLAIMS
+
+
+def test_claims_report_renders_in_chromium(tmp_path):
+    """The claims report opens in headless Chromium with no console errors, its verdict table visible,
+    and a hostile claim text shown as text; a screenshot is kept for a person to look at."""
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+
+    from blobbotronic.claims.suite import run
+
+    from .test_report_browser import EVIL, chromium, screenshot
+
+    result = run(["perceptron", "pooling-cost"], "quick", tmp_path / "s.db", tmp_path / "out", workers=1)
+    claims_json = json.loads((tmp_path / "out" / "claims.json").read_text())
+    claims_json["claims"][0]["key"] = EVIL  # a string that must never run as a script
+    from blobbotronic.claims.report import render
+
+    html, _ = render(claims_json["claims"], {}, tmp_path / "evil", claims_json["meta"])
+    driver = chromium()
+    try:
+        shot = screenshot(driver, Path(result["report"]), Path("blobbotronic-out") / "screenshots" / "claims.png")
+        assert shot.is_file()
+        assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        table = driver.find_element(By.CSS_SELECTOR, "table.verdicts")
+        assert table.is_displayed() and len(table.find_elements(By.CSS_SELECTOR, "tbody tr")) == 2
+        assert len(driver.find_elements(By.TAG_NAME, "img")) >= 2  # the plots are inlined
+        driver.get(html.resolve().as_uri())
+        with pytest.raises(NoAlertPresentException):
+            driver.switch_to.alert  # noqa: B018
+        assert EVIL in driver.find_element(By.CSS_SELECTOR, "table.verdicts").text
+    finally:
+        driver.quit()
