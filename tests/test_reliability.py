@@ -2,8 +2,8 @@
 and unwritable stores are refused before work starts, and SIGKILLing `compare` at random moments loses nothing.
 
 A clear error is: exit code 2, the file named, the expected problem named, and no traceback. The
-bad-input corpus (tests/bad_inputs/) runs here through the CLI in this process; a few cases also run as
-real `python -m blobbotronic` processes. Bad inputs are tallied into the "bad inputs: N tried, N clear
+bad-input corpus (tests/bad_inputs/) runs here through the CLI in this process; one case also runs as a
+real `python -m blobbotronic` process. Bad inputs are tallied into the "bad inputs: N tried, N clear
 errors" line (tests/conftest.py).
 """
 
@@ -103,25 +103,27 @@ def test_bad_inputs_in_real_processes(ids, checkpoints, tmp_path):
         assert_clear(p.returncode, err, c["path"], c["mentions"])
 
 
-LONG_LINES = {  # a 10 MB line per text format, each broken in its own way
-    "long.csv": ("", lambda n: "7" * n), "long.tsv": ("", lambda n: "a\t" + "b" * n),
-    "long_text.csv": ("text=text", lambda n: 'text,label\n"' + "word " * (n // 5)),
-    "long.ts": ("", lambda n: "@problemName " + "x" * n), "long.jsonl": ("", lambda n: '{"text": "' + "a" * n),
-    "long.conll": ("", lambda n: "token\tB-" + "X" * n),
+LONG_LINES = {  # a 10 MB line per text format, each broken in its own way, and what the error must say
+    "long.csv": ("", lambda n: "7" * n, "line 1: a value longer than 131,072 characters"),
+    "long.tsv": ("", lambda n: "a\t" + "b" * n, "line 1: a value longer than"),
+    "long_text.csv": ("text=text", lambda n: 'text,label\n"' + "word " * (n // 5), "is a quote left open"),
+    "long.ts": ("", lambda n: "@problemName " + "x" * n, "no @data line"),
+    "long.jsonl": ("", lambda n: '{"text": "' + "a" * n, "line 1, column 10: not valid JSON (Unterminated string"),
+    "long.conll": ("", lambda n: "token\tB-" + "X" * n, "has 1 sentence(s)"),
 }
 
 
 @pytest.mark.bad_input
 @pytest.mark.parametrize("name", LONG_LINES, ids=[f"10MB_line_{n}" for n in LONG_LINES])
 def test_a_10_mb_single_line_is_a_clear_error(name, tmp_path, capsys):
-    option, make = LONG_LINES[name]
+    option, make, says = LONG_LINES[name]
     path = tmp_path / name
     path.write_text(make(10 * 2**20), encoding="utf-8")
     assert path.stat().st_size >= 10 * 2**20
     extra = ["--data-option", option] if option else []
     start = time.perf_counter()
     code, err = run_cli(capsys, "train", "--data", path, *extra, "--model", "mlp", "--no-save", "--quiet")
-    assert_clear(code, err, path)
+    assert_clear(code, err, path, [says])
     assert time.perf_counter() - start < 30
 
 

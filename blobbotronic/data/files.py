@@ -140,6 +140,11 @@ def read_table(path: Path, delimiter: str | None = None, header_row: bool = True
             rows.append([f.strip() for f in fields])
             lines.append(reader.line_num)
     except csv.Error as e:
+        if "field limit" in str(e):
+            raise BlobError(
+                f"{where(path, reader.line_num)}: a value longer than {csv.field_size_limit():,} characters; a table "
+                "cell is rarely that long: is a quote left open, or is this not a table with one row per line?"
+            ) from None
         raise BlobError(
             f"{where(path, reader.line_num)}: malformed CSV ({e}). A value that contains {delimiter!r}, a quote or a "
             'line break must be wrapped in double quotes, with quotes inside it doubled ("").'
