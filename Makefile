@@ -10,7 +10,7 @@ export MPLBACKEND := Agg
 $(VENV)/.installed: pyproject.toml scripts/extra-installs.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e '.[all]'
+	$(PIP) install --quiet -e '.[demo]'
 	bash scripts/extra-installs.sh $(PY)
 	touch $@
 
