@@ -10,7 +10,9 @@ a dependency of blobbotronic), with torch pinned to the project's CPU build firs
 CUDA one. Where it cannot be installed or imported the tsai rows are skipped with the reason, and the
 published peer numbers (issue 11) are shown, labelled as such. Every model trains in its own
 subprocess with one thread (OMP_NUM_THREADS=1 and torch.set_num_threads(1)); wall time is that
-process's, start to exit (imports and data included), and peak RSS its ru_maxrss from wait4().
+process's, start to exit (imports and data included), CPU seconds its user + system time and peak RSS
+its ru_maxrss, both from wait4(). On a shared machine wall time grows with the load; a one-thread
+process's CPU seconds do not (much), and are what its wall time would be on an idle machine.
 The rows are also written to blobbotronic-out/peers.json; reports written to blobbotronic-out/report show them.
 This file imports only the standard library at the top: tsai's venv runs it as the tsai worker.
 """
@@ -148,12 +150,13 @@ def run_measured(cmd: list[str], timeout: float) -> dict:
         wall = time.perf_counter() - start
         proc.returncode = 0  # reaped by wait4 above; keep Popen from waiting again
         rss = usage.ru_maxrss / 1024  # KiB on Linux
+        cost = {"wall_seconds": wall, "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": rss}
         if status == "timeout" or status != 0 or not out.is_file():
             err.seek(0)
             tail = err.read().strip().splitlines()[-3:]
             why = "timed out" if status == "timeout" else "; ".join(tail) or f"exit status {status}"
-            return {"error": why, "wall_seconds": wall, "peak_rss_mb": rss}
-        return {**json.loads(out.read_text()), "wall_seconds": wall, "peak_rss_mb": rss}
+            return {"error": why, **cost}
+        return {**json.loads(out.read_text()), **cost}
 
 
 def ensure_tsai(venv: Path, timeout: float, log) -> tuple[str | None, str]:
@@ -210,7 +213,7 @@ def export_arrays(data: str, folder: Path) -> Path:
 def table(rows: list[dict], title: str) -> str:
     cols = [("dataset", "dataset", "{}"), ("tool", "tool", "{}"), ("model", "model", "{}"),
             ("test acc", "accuracy", "{:.1%}"), ("wall s", "wall_seconds", "{:.1f}"),
-            ("train s", "train_seconds", "{:.1f}"),
+            ("CPU s", "cpu_seconds", "{:.1f}"), ("train s", "train_seconds", "{:.1f}"),
             ("peak RSS MB", "peak_rss_mb", "{:.0f}"), ("params", "params", "{:,}")]
     cells = [[h for h, _, _ in cols]]
     for r in rows:

@@ -155,14 +155,15 @@ def test_report_shows_the_peers_rows_when_the_benchmark_wrote_them(tmp_path):
 
     assert peers.load(tmp_path / "peers.json") is None and peers.html(None) == "" and peers.markdown(None) == ""
     obj = {"rows": [{"dataset": "gunpoint", "tool": "blobbotronic", "model": "gunpoint_fcn", "accuracy": 1.0,
-                     "wall_seconds": 8.25, "train_seconds": 4.5, "peak_rss_mb": 350.4, "params": 16930},
+                     "wall_seconds": 8.25, "cpu_seconds": 7.0, "train_seconds": 4.5, "peak_rss_mb": 350.4,
+                     "params": 16930},
                     {"dataset": "gunpoint", "tool": "tsai", "model": "FCN", "error": "timed out", "wall_seconds": 9.0,
                      "peak_rss_mb": 600.0}],
            "reference": [], "meta": {"date": "today", "load_average": [1.5], "cpus": 2, "tsai": "tsai 1.0.1"}}
     (tmp_path / "peers.json").write_text(json.dumps(obj))
     loaded = peers.load(tmp_path / "peers.json")
     md = peers.markdown(loaded)
-    assert "| gunpoint | blobbotronic | gunpoint_fcn | 100.0% | 8.2 | 4.5 | 350 | 16,930 |" in md
+    assert "| gunpoint | blobbotronic | gunpoint_fcn | 100.0% | 8.2 | 7.0 | 4.5 | 350 | 16,930 |" in md
     assert "failed: timed out" in md and "load average 1.5 on 2 CPUs" in md
     assert "<td>gunpoint_fcn</td>" in peers.html(loaded)
     (tmp_path / "bad.json").write_text("{not json")
@@ -190,6 +191,7 @@ def test_bench_measures_each_run_in_its_own_process(tmp_path):
     r = bench.run_measured([sys.executable, "-c", script], timeout=120)
     assert r["accuracy"] == 0.5 and r["threads"] == "1"  # one thread each
     assert r["peak_rss_mb"] >= 200 and r["wall_seconds"] > 0  # the child's own peak, from wait4
+    assert r["cpu_seconds"] > 0
     bad = bench.run_measured([sys.executable, "-c", "import sys; sys.exit('no data here')"], timeout=120)
     assert bad["error"] == "no data here" and "accuracy" not in bad
     text = bench.table([{"dataset": "d", "tool": "t", "model": "m", **r, "params": 10}, {"dataset": "d", **bad}], "T")

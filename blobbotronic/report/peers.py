@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 PEERS_FILE = Path("blobbotronic-out") / "peers.json"  # written by bench/peers.py
-HEADER = ["data set", "tool", "model", "test accuracy", "wall s", "train s", "peak RSS MB", "parameters"]
+HEADER = ["data set", "tool", "model", "test accuracy", "wall s", "CPU s", "train s", "peak RSS MB", "parameters"]
 
 
 def load(path: str | Path = PEERS_FILE) -> dict[str, Any] | None:
@@ -33,7 +33,7 @@ def _cell(row: dict[str, Any], key: str, fmt: str) -> str:
 
 def table(rows: list[dict[str, Any]]) -> list[list[str]]:
     keys = [("dataset", "{}"), ("tool", "{}"), ("model", "{}"), ("accuracy", "{:.1%}"), ("wall_seconds", "{:.1f}"),
-            ("train_seconds", "{:.1f}"), ("peak_rss_mb", "{:.0f}"), ("params", "{:,}")]
+            ("cpu_seconds", "{:.1f}"), ("train_seconds", "{:.1f}"), ("peak_rss_mb", "{:.0f}"), ("params", "{:,}")]
     return [[_cell(r, k, f) for k, f in keys] for r in rows]
 
 
@@ -41,7 +41,7 @@ def caption(obj: dict[str, Any]) -> str:
     m = obj.get("meta", {})
     load1 = (m.get("load_average") or ["?"])[0]
     return (f"bench/peers.py, {m.get('date', '?')}: one thread per model, each in its own process (wall time from "
-            f"start to exit, peak RSS from wait4); load average {load1} on {m.get('cpus', '?')} CPUs; "
+            f"start to exit; CPU seconds and peak RSS from wait4); load average {load1} on {m.get('cpus', '?')} CPUs; "
             f"tsai: {m.get('tsai', '?')}.")
 
 
