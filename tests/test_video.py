@@ -300,9 +300,12 @@ def test_predict_reads_a_clip_file_end_to_end(tmp_path: Path, capsys) -> None:
     from blobbotronic.cli import main
 
     root = clip_folder(tmp_path / "clips", per_class=7)
+    (root / "left" / "broken.webm").write_bytes(b"\x1aE\xdf\xa3" + b"\x00" * 200)  # a WebM header, then nothing
     ckpt = tmp_path / "ckpt"
-    assert main(["train", "--data", str(root), "--model", "frame_cnn", "--budget", "3 steps", "--save", str(ckpt),
-                 "--json", "--quiet"]) == 0
+    train = ["train", "--data", str(root), "--model", "frame_cnn", "--budget", "3 steps", "--save", str(ckpt), "--json",
+             "--quiet", "--data-option", "frames=8", "--data-option", "size=24x32"]
+    assert main(train) == 2 and "broken.webm" in capsys.readouterr().err  # a clear error, no traceback
+    assert main([*train, "--data-option", "skip_bad=yes"]) == 0
     capsys.readouterr()
     clip = write_clip(tmp_path / "new.mp4", moving_square(frames=20, h=48, w=64, step=3))
     assert main(["predict", "--checkpoint", str(ckpt), str(clip), str(root / "left" / "l0.avi"), "--json"]) == 0
@@ -311,7 +314,7 @@ def test_predict_reads_a_clip_file_end_to_end(tmp_path: Path, capsys) -> None:
     assert all(p["label"] in ("left", "right") and abs(sum(p["probabilities"].values()) - 1) < 1e-5
                for p in out["predictions"])
     x, lengths, _ = read_inputs(Spec.from_dict(json.loads((ckpt / "config.json").read_text())["spec"]), [clip])
-    assert x.shape == (1, 16, 1, 64, 64) and lengths is None
+    assert x.shape == (1, 8, 1, 24, 32) and lengths is None  # read as the training clips were
 
 
 def test_predict_refuses_files_that_are_not_clips(tmp_path: Path) -> None:
