@@ -114,7 +114,10 @@ def worker_tsai(npz: str, arch: str, seed: int, epochs: int) -> dict:
     n = len(d["x_train"])
     splits = (list(range(n)), list(range(n, len(x))))  # train: the published train split; "valid": its test split
     dls = get_ts_dls(x, y, splits=splits, tfms=[None, TSClassification()], bs=[64, 128])
-    model = {"FCN": FCN, "LSTM_FCN": LSTM_FCN, "InceptionTimePlus": InceptionTimePlus}[arch](dls.vars, dls.c)
+    if arch == "LSTM_FCN":  # its default shuffle=True reads the series as one step of seq_len values
+        model = LSTM_FCN(dls.vars, dls.c, seq_len=dls.len)
+    else:
+        model = {"FCN": FCN, "InceptionTimePlus": InceptionTimePlus}[arch](dls.vars, dls.c)
     learn = Learner(dls, model, metrics=accuracy)
     start = time.perf_counter()
     with learn.no_bar(), learn.no_logging():
