@@ -117,7 +117,7 @@ preset("mnist1d_paper_cnn", "cnn", {"width": 25, "depth": 3, "kernel": 3, "pool"
 preset("mnist1d_paper_gru", "gru", {"hidden": 6, "bidirectional": True, "readout": "mean"}, data="mnist1d",
        **{**PAPER, "clip": None},
        about="The MNIST-1D paper's bidirectional GRU of 6 units (read out by averaging its states; the paper "
-             "flattens them into the head); the paper: 91% test accuracy.")
+             "flattens them into the head, 5,134 parameters); the paper: 91% test accuracy, here 88.4% (seed 0).")
 
 # ---- recurrent models with sensible depth and width ------------------------------------------------------------
 preset("gru_deep", "gru", {"hidden": 64, "layers": 2, "bidirectional": True, "readout": "mean"},
