@@ -146,8 +146,10 @@ preset("mnist1d_resnet1d", "resnet1d", {"width": 16}, data="mnist1d", budget={"e
                             "(seeds 0, 1) in about 13-15 s.")
 preset("gunpoint_fcn", "fcn", {"width": 32}, data="gunpoint", budget={"steps": 200}, batch_size=64, lr=3e-3,
        patience=None, about="FCN of 32-64-32 filters, 200 full-batch steps at 3e-3: 100% on GunPoint in about 7 s.")
-preset("gunpoint_lstm_fcn", "lstm_fcn", {"width": 32, "hidden": 32}, data="gunpoint", budget={"steps": 200},
-       batch_size=64, lr=3e-3, patience=None, about="LSTM-FCN with gunpoint_fcn's FCN and an LSTM of 32 units.")
+preset("gunpoint_lstm_fcn", "lstm_fcn", {"width": 32, "hidden": 8}, data="gunpoint", budget={"steps": 200},
+       batch_size=64, lr=1e-3, patience=None,
+       about="LSTM-FCN with gunpoint_fcn's FCN and the paper's LSTM of 8 units, at 1e-3: 100% on GunPoint (seed 0; "
+             "with 32 units or at 3e-3 it reached 96.7-99.3%).")
 preset("gunpoint_inception_time", "inception_time", {"width": 16, "depth": 3, "kernel": 40}, data="gunpoint",
        budget={"steps": 200}, batch_size=64, lr=3e-3, patience=None,
        about="InceptionTime of 3 modules, 4 x 16 channels, kernels 39/19/9, 200 full-batch steps.")
