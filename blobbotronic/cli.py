@@ -150,6 +150,10 @@ def show_record(r: dict[str, Any]) -> None:
         if v is not None:
             t.add_row(k.replace("_", " "), f"{v:,.2f}" if isinstance(v, float) else f"{v:,}")
     console().print(t)
+    from .data.bad_files import skipped_line
+
+    if skipped_line(r.get("data")):
+        console().print(skipped_line(r.get("data")), markup=False)
     if r.get("checkpoint"):
         console().print(f"checkpoint: {r['checkpoint']}")
 
@@ -166,11 +170,13 @@ def train_config(args: argparse.Namespace):
 
 @command("train")
 def cmd_train(args: argparse.Namespace) -> None:
-    from .data import load
+    from .data.bad_files import load_data, reads_file_by_file, skipped_info
     from .train import save_checkpoint, train
 
     options = parse_data_options(args.data_option)
-    ds = load(args.data, seed=args.seed, **options)
+    if args.skip_bad and reads_file_by_file(args.data):
+        options["skip_bad"] = True  # saved with the checkpoint, so that evaluate reads the folder the same way
+    ds = load_data(args.data, seed=args.seed, skip_bad=args.skip_bad, options=options)
     from .train.logging import from_args
 
     log = from_args(args, ds.spec.name)  # --log tensorboard|mlflow: a training Callback, or None
@@ -183,57 +189,47 @@ def cmd_train(args: argparse.Namespace) -> None:
         ckpt = Path(args.save or Path("blobbotronic-out") / "checkpoints" / f"{ds.spec.name}-{args.model}-seed{args.seed}")
         save_checkpoint(run.model, ckpt, dataset=args.data, data_options=options, seed=args.seed,
                         metrics=run.metrics, train=run.config.to_dict(), cost=run.cost)
-    emit(args, run_record(ds.spec.name, args.model, args.seed, run, ckpt), show_record)
+    emit(args, {**run_record(ds.spec.name, args.model, args.seed, run, ckpt), "data": skipped_info(ds)}, show_record)
 
 
 @command("evaluate")
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .data import load
+    from .data.bad_files import load_data, skipped_info
     from .train import evaluate, load_checkpoint
 
     model, cfg = load_checkpoint(args.checkpoint)
     source = args.data or cfg.get("dataset")
     options = (cfg.get("data_options") or {}) if args.data is None else {}  # as read for training
-    ds = load(source, seed=cfg.get("seed", 0), **options)
+    ds = load_data(source, seed=cfg.get("seed", 0), skip_bad=args.skip_bad, options=options)
     if ds.spec.input_shape != model.spec.input_shape or ds.spec.modality != model.spec.modality:
         raise BlobError(f"{source}: its inputs ({ds.spec.modality} {ds.spec.input_shape}) do not fit the checkpoint's "
                         f"model, trained on {model.spec.modality} {model.spec.input_shape}.")
     metrics = evaluate(model, ds.spec, ds.test)
     rec = {"dataset": ds.spec.name, "model": cfg["model"], "seed": cfg.get("seed", 0), "metrics": metrics,
-           "cost": cfg.get("cost", {}), "checkpoint": str(args.checkpoint)}
+           "cost": cfg.get("cost", {}), "checkpoint": str(args.checkpoint), "data": skipped_info(ds)}
     emit(args, rec, show_record)
 
 
 @command("predict")
 def cmd_predict(args: argparse.Namespace) -> None:
-    import torch
-
-    from .data import read_inputs
+    from .data.bad_files import skipped_line
     from .train import load_checkpoint
+    from .train.predict import predict, show_line
 
     model, cfg = load_checkpoint(args.checkpoint)
-    x, lengths, names = read_inputs(model.spec, args.inputs)
-    with torch.no_grad():
-        out = model(x, lengths).float()
-    preds = []
-    if model.spec.is_classification:
-        probs = out.softmax(-1)
-        for name, p in zip(names, probs):
-            k = int(p.argmax())
-            preds.append({"input": name, "label": model.spec.classes[k], "probability": float(p[k]),
-                          "probabilities": dict(zip(model.spec.classes, map(float, p)))})
-    else:
-        preds = [{"input": n, "value": v.tolist()} for n, v in zip(names, out)]
+    preds, bad = predict(model, args.inputs, skip_bad=args.skip_bad)  # per task: label, value, tags or text
 
     def show(o: dict) -> None:
         from rich.table import Table
 
         t = Table("input", "prediction", "probability", title=f"{cfg['model']} predictions")
         for p in o["predictions"]:
-            t.add_row(p["input"], str(p.get("label", p.get("value"))), f"{p['probability']:.3f}" if "probability" in p else "")
+            t.add_row(*show_line(p))
         console().print(t)
+        if o["skipped"]:
+            console().print(skipped_line({"skipped": len(o["skipped"]), "skipped_files": o["skipped"]}), markup=False)
 
-    emit(args, {"model": cfg["model"], "checkpoint": str(args.checkpoint), "predictions": preds}, show)
+    emit(args, {"model": cfg["model"], "checkpoint": str(args.checkpoint), "predictions": preds, "skipped": bad}, show)
 
 
 @command("demo")
@@ -258,6 +254,12 @@ def training_flags(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--threads", type=int, help="CPU threads per run (default 1)")
     sp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def skip_bad_flag(sp: argparse.ArgumentParser) -> None:
+    """``--skip-bad`` for the commands that read a user's files (data/bad_files.py does the skipping)."""
+    sp.add_argument("--skip-bad", action="store_true", help="skip unreadable or truncated files in a folder of "
+                    "images or clips and count them in the results (default: stop with an error naming the file)")
 
 
 # Modules that add sub-commands: each has register(add) and decorates its runner with @command(name).
@@ -288,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--param", action="append", metavar="NAME=VALUE", help="a model parameter (repeatable)")
     sp.add_argument("--save", metavar="DIR", help="checkpoint folder (default blobbotronic-out/checkpoints/...)")
     sp.add_argument("--no-save", action="store_true", help="do not write a checkpoint")
+    skip_bad_flag(sp)
     training_flags(sp)
     from .train.logging import log_flags
 
@@ -303,10 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("evaluate", "measure a checkpoint on a data set's test split")
     sp.add_argument("--checkpoint", required=True)
     sp.add_argument("--data", help="data set (default: the one it was trained on)")
+    skip_bad_flag(sp)
 
     sp = add("predict", "run a checkpoint on new input files")
     sp.add_argument("--checkpoint", required=True)
-    sp.add_argument("inputs", nargs="+", help="input files (images, CSV rows, .npy sequences)")
+    sp.add_argument("inputs", nargs="+", help="input files (images, clips, CSV rows, .npy sequences, text lines)")
+    skip_bad_flag(sp)
 
     import importlib
 

@@ -8,6 +8,7 @@ An experiment file describes a comparison grid::
     seeds: 3                           # 0..N-1, or a list of seeds
     budget: 2000 steps                 # the same for every model (default: each data set's own)
     train: {lr: 0.003, batch_size: 50} # TrainConfig settings for every run
+    skip_bad: false                    # true: leave unreadable files of image/clip folders out (--skip-bad)
     tune: 0                            # Optuna trials per (data set, model)
     backend: local                     # and workers, device, store, out, log, log_dir
 
@@ -44,6 +45,7 @@ KEYS: dict[str, tuple[str, str]] = {
     "out": ("str", "report folder"),
     "log": ("str", "tensorboard or mlflow"),
     "log_dir": ("str", "where experiment logs go"),
+    "skip_bad": ("bool", "leave unreadable files of image or clip folders out, counted in the report"),
     "provenance": ("mapping", "written by blobbotronic into resolved configs; ignored when read"),
 }
 TRAIN_KEYS = ("batch_size", "lr", "weight_decay", "schedule", "warmup", "clip", "eval_every", "patience", "amp")
@@ -216,6 +218,10 @@ def _check_value(key: str, kind: str, value: Any, fail: Any) -> Any:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return value
         raise fail(where, f"must be text such as '2000 steps', not {_kind(value)}.")
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        raise fail(where, f"must be true or false, not {value!r}.")
     if kind == "int":
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value
@@ -290,7 +296,7 @@ def save_resolved(exp: Experiment, folder: str | Path, rows: list[dict[str, Any]
 # config key -> the compare flag's attribute; a flag left at its default takes the file's value.
 FLAGS = {"data": "data", "models": "models", "seeds": "seeds", "budget": "budget", "tune": "tune",
          "backend": "backend", "workers": "workers", "device": "device", "store": "store", "out": "out",
-         "log": "log", "log_dir": "log_dir"}
+         "log": "log", "log_dir": "log_dir", "skip_bad": "skip_bad"}
 
 
 def remember_defaults(parser: Any) -> None:

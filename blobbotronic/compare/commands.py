@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..cli import command, console, emit, parse_params
+from ..cli import command, console, emit, parse_params, skip_bad_flag
 from ..errors import BlobError
 from .store import DEFAULT_STORE
 
@@ -38,6 +38,7 @@ def register(add) -> None:
                     help="a model parameter, e.g. cnn.width=16 (NAME=VALUE alone: every model that has it)")
     sp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     sp.add_argument("--quiet", action="store_true", help="no progress display")
+    skip_bad_flag(sp)
     sp.add_argument("--config", metavar="FILE", help="an experiment file (YAML or TOML) giving any of the above")
     from ..config import remember_defaults
     from ..train.logging import log_flags
@@ -69,6 +70,12 @@ def model_params(pairs: list[str] | None, models: list[str]) -> dict[str, dict[s
         for m in takers:
             out.setdefault(m, {})[key] = value
     return out
+
+
+def data_skipped(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per data set, the unreadable files --skip-bad left out (``{"skipped": N, "skipped_files": [...]}``),
+    for the data sets that had any (RunTask.row keeps them in the row's config)."""
+    return {r["dataset"]: r["config"]["data"] for r in rows if (r.get("config") or {}).get("data")}
 
 
 class Progress:
@@ -126,6 +133,10 @@ def show_summary(obj: dict[str, Any], analyses: list[dict[str, Any]]) -> None:
         con.print()
     for s in obj.get("skipped", []):
         con.print(f"skipped: {s}", markup=False, style="dim")
+    from ..data.bad_files import skipped_line
+
+    for source, info in (obj.get("data") or {}).items():
+        con.print(f"{source}: {skipped_line(info)}", markup=False)
     con.print(f"report: {obj['report']}  (and report.md beside it)", markup=False)
 
 
@@ -151,13 +162,13 @@ def cmd_compare(args: argparse.Namespace) -> None:
     try:
         res = compare(args.data, models, seeds=args.seeds, budget=args.budget, params=model_params(args.param, models),
                       tune=args.tune, store=args.store, backend=args.backend, workers=args.workers, device=args.device,
-                      address=args.address, batch_seeds=not args.no_stack,
+                      address=args.address, batch_seeds=not args.no_stack, skip_bad=args.skip_bad,
                       on_event=progress, **args.train_settings)
     finally:
         progress.stop()
     path = res.report(args.out)
     obj = {"runs": res.runs(), "summary": res.summary, "report": str(path), "store": str(res.store),
-           "ran": res.ran, "reused": res.reused, "skipped": res.skipped}
+           "ran": res.ran, "reused": res.reused, "skipped": res.skipped, "data": data_skipped(res.rows)}
     if experiment is not None:
         obj["config"] = str(save_resolved(experiment, args.out, res.rows, used(args, models)))
     emit(args, obj, lambda o: show_summary(o, res.analyses))

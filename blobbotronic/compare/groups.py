@@ -37,7 +37,7 @@ class SeedGroup:
 
         first = self.tasks[0]
         torch.set_num_threads(int(first.config.get("threads") or 1))
-        ds = dataset(first.dataset)
+        ds = dataset(first.dataset, first.skip_bad)
         runs = fit_many(first.model, ds, self.seeds, first.params, TrainConfig(**first.config))
         return {"rows": [t.row(run) for t, run in zip(self.tasks, runs, strict=True)]}
 

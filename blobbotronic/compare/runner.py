@@ -30,7 +30,7 @@ from .store import DEFAULT_STORE, RunKey, Store, now, params_hash
 BACKENDS = Registry("backend")
 DATA_SEED = 0  # every run of a grid sees the same split; training seeds vary initialisation and batch order
 TUNE_SEED = 12345  # tuning trials use a seed that no reported run uses
-_DATA: dict[str, Any] = {}  # data sets loaded in this process, by source
+_DATA: dict[tuple[str, bool], Any] = {}  # data sets loaded in this process, by source and skip_bad
 
 
 def version() -> str:
@@ -39,13 +39,13 @@ def version() -> str:
     return __version__
 
 
-def dataset(source: str):
-    """Load a data set once per process (the split is fixed: DATA_SEED)."""
-    if source not in _DATA:
-        from ..data import load
+def dataset(source: str, skip_bad: bool = False):
+    """Load a data set once per process (the split is fixed: DATA_SEED); ``skip_bad``: data/bad_files.py."""
+    if (source, skip_bad) not in _DATA:
+        from ..data.bad_files import load_data
 
-        _DATA[source] = load(source, seed=DATA_SEED)
-    return _DATA[source]
+        _DATA[(source, skip_bad)] = load_data(source, seed=DATA_SEED, skip_bad=skip_bad)
+    return _DATA[(source, skip_bad)]
 
 
 # ---- tasks: what a backend runs ---------------------------------------------------------------------
@@ -62,6 +62,7 @@ class RunTask:
     config: dict[str, Any]  # TrainConfig keywords, seed and quiet left out
     key: RunKey
     tuned: dict[str, Any] | None = None
+    skip_bad: bool = False  # leave unreadable files of a folder out (--skip-bad)
 
     def run(self) -> dict[str, Any]:
         import torch
@@ -70,19 +71,20 @@ class RunTask:
         from ..train import TrainConfig, fit, seed_everything
 
         torch.set_num_threads(int(self.config.get("threads") or 1))
-        ds = dataset(self.dataset)
+        ds = dataset(self.dataset, self.skip_bad)
         seed_everything(self.seed)
         model = create(self.model, ds.spec, **self.params)
         return self.row(fit(model, ds, TrainConfig(**self.config, seed=self.seed, quiet=True)))
 
     def row(self, run: Any) -> dict[str, Any]:
         """The store row of this task's finished Run (seed groups train several, then call this per seed)."""
+        from ..data.bad_files import skipped_info
         from ..train import headline
         from ..train.loop import pick_device
         from ..train.metrics import inference_cost, predict_batches
         from ..train.tasks import confusion
 
-        ds = dataset(self.dataset)
+        ds = dataset(self.dataset, self.skip_bad)
         test = ds.test.to(pick_device(run.config.device))
         cost = {**run.cost, **inference_cost(run.model, test)}
         cm = None
@@ -91,6 +93,8 @@ class RunTask:
             cm = confusion(pred, test.y, ds.spec.n_outputs).tolist()
         metric, higher = headline(ds.spec)
         config = {k: v for k, v in run.config.to_dict().items() if k != "quiet"}
+        if skipped_info(ds)["skipped"]:  # the files --skip-bad left out, kept with the row for the report
+            config["data"] = skipped_info(ds)
         return {"dataset": self.dataset, "model": self.model, "params_hash": self.key.params_hash, "seed": self.seed,
                 "version": self.key.version, "spec_name": ds.spec.name, "metric": metric, "higher": higher,
                 "params": self.params, "config": config, "metrics": run.metrics, "val_metrics": run.val_metrics,
@@ -109,6 +113,7 @@ class TuneTask:
     config: dict[str, Any]
     space: dict[str, tuple[str, float, float]]  # name -> (int|float, low, high), log scale
     base_hash: str
+    skip_bad: bool = False
 
     def run(self) -> dict[str, Any]:
         from ..models import create
@@ -119,7 +124,7 @@ class TuneTask:
         except ImportError:
             raise BlobError("--tune needs Optuna: pip install 'blobbotronic[tune]' (or pip install optuna).") from None
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        ds = dataset(self.dataset)
+        ds = dataset(self.dataset, self.skip_bad)
         metric, higher = headline(ds.spec)
 
         def objective(trial) -> float:
@@ -296,7 +301,8 @@ def compare(datasets: str | Iterable[str], models: str | Iterable[str], seeds: i
             budget: str | None = None, params: dict[str, dict[str, Any]] | None = None, tune: int = 0,
             store: str | Path | Store = DEFAULT_STORE, backend: str = "local", workers: int | None = None,
             quiet: bool = True, device: str = "auto", on_event: Callable[..., None] | None = None,
-            batch_seeds: bool = True, address: str | None = None, **config: Any) -> Comparison:
+            batch_seeds: bool = True, address: str | None = None, skip_bad: bool = False,
+            **config: Any) -> Comparison:
     """Train every model on every data set for every seed under the same budget; return rows and statistics.
 
     ``params`` maps a model name to its parameters; ``tune=K`` gives each (data set, model) K Optuna
@@ -304,6 +310,7 @@ def compare(datasets: str | Iterable[str], models: str | Iterable[str], seeds: i
     ``on_event(kind, **info)`` hears "plan", "tuned" and "row" as the grid advances.
     ``batch_seeds`` trains the seeds of one model as one stacked computation where the model allows it
     (compare/groups.py; the same rows up to rounding); ``address`` is the Ray cluster for ``backend="ray"``.
+    ``skip_bad`` leaves unreadable files of image or clip folders out, counted in the rows and the report.
     """
     from ..models import create, resolve_params
     from ..train import TrainConfig
@@ -335,7 +342,7 @@ def compare(datasets: str | Iterable[str], models: str | Iterable[str], seeds: i
     # ---- plan: resolve every (data set, model), skipping pairs that cannot meet -------------------
     plan, skipped = [], []
     for source in datasets:
-        ds = dataset(source)
+        ds = dataset(source, skip_bad)
         for name in models:
             try:
                 net = create(name, ds.spec, **params.get(name, {}))
@@ -363,7 +370,7 @@ def compare(datasets: str | Iterable[str], models: str | Iterable[str], seeds: i
                 continue
             fixed = set(params.get(name, {})) | ({"lr"} if "lr" in config else set())
             space = search_space(name, resolved, cfg["lr"], fixed)
-            todo.append(TuneTask(source, name, tune, resolved, cfg, space, base))
+            todo.append(TuneTask(source, name, tune, resolved, cfg, space, base, skip_bad))
         emit("plan", phase="tune", total=len(plan), reused=len(plan) - len(todo))
         for res in engine.run(todo):
             db.put_tuned(res["dataset"], res["model"], res["base_hash"], tune, ver, res["chosen"], res["best_val"])
@@ -381,7 +388,7 @@ def compare(datasets: str | Iterable[str], models: str | Iterable[str], seeds: i
             info = {"trials": tune, "chosen": chosen, "best_val": tuned[(source, name)].get("best_val")}
         h = params_hash(resolved, cfg)
         for seed in seeds:
-            tasks.append(RunTask(source, name, seed, resolved, cfg, RunKey(source, name, h, seed, ver), info))
+            tasks.append(RunTask(source, name, seed, resolved, cfg, RunKey(source, name, h, seed, ver), info, skip_bad))
     tasks.sort(key=lambda t: (t.seed, datasets.index(t.dataset), models.index(t.model)))  # whole seeds first
     done = db.done()
     todo_runs = [t for t in tasks if t.key not in done]

@@ -22,7 +22,7 @@ def register(add) -> None:
 
 @command("report")
 def cmd_report(args: argparse.Namespace) -> None:
-    from ..compare.commands import show_summary
+    from ..compare.commands import data_skipped, show_summary
     from ..compare.runner import _as_list
     from ..compare.stats import analyze, summary_records
     from ..compare.store import Store
@@ -37,5 +37,6 @@ def cmd_report(args: argparse.Namespace) -> None:
     path = render(rows, args.out, store=args.store)
     analyses = analyze(rows)
     runs = [{k: r.get(k) for k in ("dataset", "model", "seed", "metrics", "cost", "params_hash")} for r in rows]
-    obj = {"runs": runs, "summary": summary_records(analyses), "report": str(path), "store": str(args.store)}
+    obj = {"runs": runs, "summary": summary_records(analyses), "report": str(path), "store": str(args.store),
+           "data": data_skipped(rows)}
     emit(args, obj, lambda o: show_summary(o, analyses))

@@ -114,9 +114,18 @@ def classes_of(rows: list[dict[str, Any]], dataset: str, limit: int = 24) -> str
     return f"{len(classes)} classes: " + ", ".join(map(str, classes[:limit])) + more
 
 
+def skipped_of(rows: list[dict[str, Any]], dataset: str) -> str:
+    """'N unreadable files skipped: ...' when --skip-bad left files of the data set out, else ''."""
+    from ..data.bad_files import skipped_line
+
+    info = next(((r.get("config") or {}).get("data") for r in rows
+                 if r["dataset"] == dataset and (r.get("config") or {}).get("data")), None)
+    return skipped_line(info)
+
+
 def _classes_html(rows: list[dict[str, Any]], dataset: str) -> str:
-    line = classes_of(rows, dataset)
-    return f'<p class="classes">{esc(line)}</p>' if line else ""
+    lines = [line for line in (classes_of(rows, dataset), skipped_of(rows, dataset)) if line]
+    return "".join(f'<p class="classes">{esc(line)}</p>' for line in lines)
 
 
 def _html(rows: list[dict[str, Any]], analyses: list[dict[str, Any]], figs: dict[str, list], meta: str,
@@ -165,8 +174,9 @@ def _markdown(rows: list[dict[str, Any]], analyses: list[dict[str, Any]], figs: 
     out += [md_escape(verdict(a)) + "\n" for a in analyses]
     for a in analyses:
         out += [f"## {md_escape(a['dataset'])}", "", md_escape(verdict(a)), ""]
-        if classes_of(rows, a["dataset"]):
-            out += [md_escape(classes_of(rows, a["dataset"])), ""]
+        for line in (classes_of(rows, a["dataset"]), skipped_of(rows, a["dataset"])):
+            if line:
+                out += [md_escape(line), ""]
         out += [_table_md(*ranked_table(a)), ""]
         if a["pairs"]:
             out += ["### Paired comparisons", "", _table_md(*pairs_table(a)), ""]
