@@ -12,6 +12,7 @@ $(VENV)/.installed: pyproject.toml scripts/extra-installs.sh
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[demo]'
 	bash scripts/extra-installs.sh $(PY)
+	$(PY) -c "from blobbotronic.models import native; print(native.status())"  # build the compiled recurrent kernels once (about a minute; cached)
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed

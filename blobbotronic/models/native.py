@@ -1,0 +1,119 @@
+"""Compiled CPU kernels for the GRU and LSTM recurrences, built once on first use and cached.
+
+The kernels (rnn_scan.cpp, beside this file) are compiled with the system's C++ compiler through PyTorch's extension
+builder (needs g++ and the ``ninja`` package); the build is cached under PyTorch's extension folder
+(``TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``), so it costs about a minute once per
+machine. ``make`` builds it at install time (by calling ``status()``). Where it cannot
+be built, or with ``BLOBBOTRONIC_NATIVE=0``, the models use their pure-PyTorch paths, which compute the
+same numbers more slowly; ``status()`` says which is in use and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import torch
+
+SOURCE = Path(__file__).with_name("rnn_scan.cpp")
+# -fno-trapping-math lets the compiler turn the clamps and rounding in the exponential into vector selects
+# (without it the gate loops stay scalar: 5x slower); the kernels never rely on floating-point traps.
+FLAGS = ["-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math"]
+_lock = threading.Lock()
+_state: dict[str, Any] = {}
+
+
+def kernels() -> Any | None:
+    """The compiled module, or None (not built here: see ``status()``)."""
+    if "module" in _state:
+        return _state["module"]
+    with _lock:
+        if "module" not in _state:
+            _state["module"], _state["why"] = _build()
+    return _state["module"]
+
+
+def status() -> str:
+    """One line: whether the compiled kernels are in use, and why not where they are not."""
+    return "compiled CPU kernels in use" if kernels() is not None else f"pure-PyTorch recurrences ({_state['why']})"
+
+
+def build_name() -> str:
+    """The extension's name: one build per source, flags and CPU (``-march=native`` code must not run on
+    another CPU of a cluster that shares a home folder)."""
+    try:
+        cpu = next((ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")), "")
+    except OSError:
+        cpu = platform.processor()
+    digest = hashlib.sha256("\n".join([SOURCE.read_text(), " ".join(FLAGS), cpu, torch.__version__]).encode())
+    return f"blobbotronic_rnn_scan_{digest.hexdigest()[:12]}"
+
+
+def _build() -> tuple[Any | None, str]:
+    if os.environ.get("BLOBBOTRONIC_NATIVE", "1") == "0":
+        return None, "BLOBBOTRONIC_NATIVE=0"
+    try:
+        import ninja  # noqa: F401  (torch's builder needs it; say so plainly rather than through its error)
+    except ImportError:
+        return None, "the ninja package is not installed: pip install ninja"
+    try:
+        from torch.utils.cpp_extension import load
+
+        return load(name=build_name(), sources=[str(SOURCE)], extra_cflags=FLAGS, verbose=False), ""
+    except Exception as exc:  # no compiler, no headers, a failed build: fall back, once, and say why
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"blobbotronic: compiled recurrent kernels unavailable ({first}); using the pure-PyTorch path.",
+              file=sys.stderr)
+        return None, first
+
+
+def usable(*tensors: torch.Tensor) -> bool:
+    """True where the compiled kernels apply: CPU float32/float64 tensors, not while exporting or compiling."""
+    if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling():
+        return False
+    if torch._C._are_functorch_transforms_active():  # vmap (stacked seeds: train/batched.py) has its own scan
+        return False
+    if any(t.device.type != "cpu" or t.dtype not in (torch.float32, torch.float64) for t in tensors):
+        return False
+    return kernels() is not None
+
+
+class NativeGRUScan(torch.autograd.Function):
+    """GRUScan (models/rnn.py) on the compiled kernels: same shapes, same numbers."""
+
+    @staticmethod
+    def forward(ctx, gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor) -> torch.Tensor:
+        outs, rzs, ns, ghn = kernels().gru_forward(gi, w_hh.contiguous(), b_hh.contiguous())
+        ctx.save_for_backward(w_hh, outs, rzs, ns, ghn)
+        return outs
+
+    @staticmethod
+    def backward(ctx, dout: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        w_hh, outs, rzs, ns, ghn = ctx.saved_tensors
+        dgi, dw, db = kernels().gru_backward(dout, w_hh.contiguous(), outs, rzs, ns, ghn)
+        return dgi, dw, db
+
+
+class NativeLSTMScan(torch.autograd.Function):
+    """The LSTM recurrence over precomputed input projections (gates i, f, g, o as in nn.LSTM).
+
+    gi (L, D, B, 4H) with the input bias included; w_hh (D, 4H, H); b_hh (D, 4H) -> hidden states
+    (L, D, B, H). Zero initial state.
+    """
+
+    @staticmethod
+    def forward(ctx, gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor) -> torch.Tensor:
+        outs, acts, cs, tcs = kernels().lstm_forward(gi, w_hh.contiguous(), b_hh.contiguous())
+        ctx.save_for_backward(w_hh, outs, acts, cs, tcs)
+        return outs
+
+    @staticmethod
+    def backward(ctx, dout: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        w_hh, outs, acts, cs, tcs = ctx.saved_tensors
+        dgi, dw, db = kernels().lstm_backward(dout, w_hh.contiguous(), outs, acts, cs, tcs)
+        return dgi, dw, db
