@@ -6,8 +6,9 @@ GRU), a shuffled DataLoader, Adam with default settings, PyTorch's default threa
 on the test split. Prints a table (``--json``: one object). A benchmark prints numbers; no test
 asserts timings.
 
-    python bench/train_speed.py                    # mlp, cnn, gru, lstm
-    python bench/train_speed.py --models gru --steps 500
+    python bench/train_speed.py                    # mlp, cnn, gru, lstm; 3 seeds each
+    python bench/train_speed.py --models gru --steps 500 --seeds 1
+    python bench/train_speed.py --compile          # blobbotronic's side with torch.compile (compile time apart)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from torch import nn
 import blobbotronic as bb
 from blobbotronic.train import TrainConfig, fit, seed_everything
 
-DEFAULT_STEPS = {"mlp": 3000, "cnn": 1500, "gru": 600, "lstm": 600}
+DEFAULT_STEPS = {"mlp": 3000, "cnn": 1500, "gru": 1500, "lstm": 1500}
 
 
 class RefRNN(nn.Module):
@@ -79,7 +80,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="mlp,cnn,gru,lstm")
     ap.add_argument("--steps", type=int, help="steps per model (default: per model, see DEFAULT_STEPS)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per model; rates and accuracies are means")
+    ap.add_argument("--threads", type=int, help="blobbotronic's threads (default: its own default, 1)")
+    ap.add_argument("--compile", action="store_true", help="blobbotronic with torch.compile")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     ds = bb.load("mnist1d")
@@ -87,21 +90,27 @@ def main() -> None:
     rows = []
     for name in args.models.split(","):
         steps = args.steps or DEFAULT_STEPS.get(name, 1000)
-        # the reference first, with PyTorch's default threads
-        torch.set_num_threads(default_threads)
-        seed_everything(args.seed)
-        ref = reference_model(name, ds)
-        ref_s = reference_loop(ref, ds, steps, args.seed)
-        ref_acc = accuracy(ref, ds)
-        # blobbotronic: the same steps, its own defaults (threads, fused AdamW, no per-step sync)
-        seed_everything(args.seed)
-        model = bb.create_model(name, ds.spec)
-        run = fit(model, ds, TrainConfig(budget=f"{steps} steps", patience=None, quiet=True, seed=args.seed))
-        ours_s = run.cost["train_seconds"]
-        rows.append({"model": name, "steps": steps, "ref_steps_per_s": steps / ref_s,
-                     "ours_steps_per_s": steps / ours_s, "speedup": ref_s / ours_s,
-                     "ref_accuracy": ref_acc, "ours_accuracy": run.metrics["accuracy"],
-                     "ref_threads": default_threads, "ours_threads": run.cost["threads"]})
+        ref_s = ours_s = ref_acc = ours_acc = 0.0
+        for seed in range(args.seeds):  # interleaved: reference, then ours, seed by seed
+            # the reference first, with PyTorch's default threads
+            torch.set_num_threads(default_threads)
+            seed_everything(seed)
+            ref = reference_model(name, ds)
+            ref_s += reference_loop(ref, ds, steps, seed)
+            ref_acc += accuracy(ref, ds)
+            # blobbotronic: the same steps, its own defaults (threads, fused AdamW, no per-step sync)
+            seed_everything(seed)
+            model = bb.create_model(name, ds.spec)
+            run = fit(model, ds, TrainConfig(budget=f"{steps} steps", patience=None, quiet=True, seed=seed,
+                                             threads=args.threads, compile=args.compile))
+            ours_s += run.cost["train_seconds"] * steps / (steps - (1 if args.compile else 0))
+            ours_acc += run.metrics["accuracy"]
+        n = args.seeds
+        rows.append({"model": name, "steps": steps, "seeds": n, "ref_steps_per_s": n * steps / ref_s,
+                     "ours_steps_per_s": n * steps / ours_s, "speedup": ref_s / ours_s,
+                     "ref_accuracy": ref_acc / n, "ours_accuracy": ours_acc / n,
+                     "ref_threads": default_threads, "ours_threads": run.cost["threads"],
+                     "compile_seconds": run.cost.get("compile_seconds")})
     torch.set_num_threads(default_threads)
     if args.json:
         print(json.dumps({"rows": rows}))
@@ -110,7 +119,7 @@ def main() -> None:
     from rich.table import Table
 
     t = Table("model", "steps", "reference steps/s", "blobbotronic steps/s", "speed-up", "reference acc", "our acc",
-              title="MNIST-1D training speed, batch 100 (same process, same steps)")
+              title="MNIST-1D training speed, batch 100 (same process, same steps; means over seeds)")
     for r in rows:
         t.add_row(r["model"], str(r["steps"]), f"{r['ref_steps_per_s']:.0f}", f"{r['ours_steps_per_s']:.0f}",
                   f"{r['speedup']:.2f}x", f"{r['ref_accuracy']:.3f}", f"{r['ours_accuracy']:.3f}")

@@ -162,7 +162,7 @@ def train_config(args: argparse.Namespace):
     from .train import TrainConfig
 
     kw: dict[str, Any] = {"seed": args.seed, "device": args.device, "quiet": args.quiet or args.json}
-    for key in ("budget", "batch_size", "lr", "patience", "threads"):
+    for key in ("budget", "batch_size", "lr", "patience", "threads", "compile", "channels_last"):
         if getattr(args, key, None) is not None:
             kw[key] = getattr(args, key)
     return TrainConfig(**kw)
@@ -254,6 +254,11 @@ def training_flags(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--threads", type=int, help="CPU threads per run (default 1)")
     sp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.add_argument("--compile", action="store_true", default=None,
+                    help="torch.compile the model for training (compile time reported apart; off by default: "
+                         "on a CPU it did not pay for these small models)")
+    sp.add_argument("--channels-last", action="store_true", default=None,
+                    help="2-D convolutions in channels-last layout (default: on for CUDA only)")
 
 
 def skip_bad_flag(sp: argparse.ArgumentParser) -> None:

@@ -104,3 +104,29 @@ def test_mnist1d_published_ordering_cnn_over_mlp():
     ds = bb.load("mnist1d")
     assert bb.train(ds, "cnn", quiet=True).metrics["accuracy"] >= 0.90
     assert bb.train(ds, "mlp", quiet=True).metrics["accuracy"] < 0.75
+
+
+def test_channels_last_trains_to_the_same_numbers():
+    """channels-last changes the memory layout of a 2-D CNN, not what it computes."""
+    ds = bb.load("digits")
+    runs = []
+    for cl in (False, True):
+        torch.manual_seed(0)
+        model = bb.create_model("cnn", ds.spec)
+        run = fit(model, ds, TrainConfig(budget="15 steps", patience=None, quiet=True, channels_last=cl))
+        runs.append(run)
+        conv = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]  # 32 -> 32 channels
+        assert conv.weight.is_contiguous(memory_format=torch.channels_last) == cl
+    assert runs[0].history[-1]["train_loss"] == pytest.approx(runs[1].history[-1]["train_loss"], rel=1e-4)
+    assert runs[0].metrics["accuracy"] == pytest.approx(runs[1].metrics["accuracy"], abs=0.01)
+
+
+@pytest.mark.slow
+def test_compile_switch_reports_compile_time_apart():
+    ds = bb.load("xor")
+    plain = fit(bb.create_model("mlp", ds.spec), ds, TrainConfig(budget="40 steps", patience=None, quiet=True))
+    comp = fit(bb.create_model("mlp", ds.spec), ds, TrainConfig(budget="40 steps", patience=None, quiet=True,
+                                                                compile=True))
+    assert comp.cost["compile_seconds"] > 0 and "compile_seconds" not in plain.cost
+    assert comp.cost["train_seconds"] < comp.cost["compile_seconds"] + plain.cost["train_seconds"] * 50
+    assert comp.history[-1]["train_loss"] == pytest.approx(plain.history[-1]["train_loss"], rel=1e-3)

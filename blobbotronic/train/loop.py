@@ -36,6 +36,8 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool | None = None  # mixed precision (bf16); None: on for CUDA
     threads: int | None = None  # CPU threads; None: see default_threads()
+    compile: bool = False  # torch.compile the training step's model; its compile time is reported apart
+    channels_last: bool | None = None  # 2-D convolutions in channels-last layout; None: on for CUDA only
     quiet: bool = False
 
     def resolved(self, model: nn.Module, data: Dataset) -> "TrainConfig":
@@ -202,6 +204,12 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
     amp = (device.type == "cuda") if cfg.amp is None else cfg.amp
     data = data.to(device)
     model.to(device)
+    has_conv2d = any(isinstance(m, nn.Conv2d) for m in model.modules())
+    if has_conv2d and (cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"):
+        model.to(memory_format=torch.channels_last)  # convolutions then run NHWC; the inputs follow the weights
+    # torch.compile where asked: on this project's CPU it did not pay for the small models (bench/train_speed.py
+    # --compile), so it is a switch, off by default. Evaluation uses the plain module (no recompiles per shape).
+    step_model = torch.compile(model) if cfg.compile else model
     model.train()
     metric, higher = headline(data.spec)
     sign = 1.0 if higher else -1.0
@@ -231,6 +239,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
         torch.cuda.reset_peak_memory_stats(device)
     for cb in cbs:
         cb.on_start(state, model)
+    compile_seconds = 0.0
     loss_sum = torch.zeros((), device=device)
     loss_count = 0
     perm = torch.randperm(n, generator=gen).to(device)
@@ -250,7 +259,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
             loss = model.rule_step(xb, yb, lr)
         else:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                out = task.forward(model, xb, yb, lb)  # model(xb, lb), or teacher forcing for translate
+                out = task.forward(step_model, xb, yb, lb)  # model(xb, lb), or teacher forcing for translate
             loss = task.loss(out, yb, lb)
             if opt is not None:
                 for g in opt.param_groups:
@@ -263,6 +272,9 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
         loss_sum += loss.detach()
         loss_count += 1
         state.step += 1
+        if cfg.compile and state.step == 1:  # the first step compiled the model: report it apart, time the rest
+            compile_seconds = time.perf_counter() - start
+            start = time.perf_counter()
         state.elapsed = time.perf_counter() - start
         if not learns:
             state.stop = "untrained"  # one step to measure it; more would change nothing
@@ -301,11 +313,13 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
         "flops_per_sample": flops_per_sample(model, data.test),
         "train_seconds": train_seconds,
         "steps": state.step,
-        "steps_per_second": state.step / max(train_seconds, 1e-9),
+        "steps_per_second": (state.step - (1 if cfg.compile else 0)) / max(train_seconds, 1e-9),
         "peak_rss_mb": peak_rss_mb(),
         "threads": cfg.threads,
         "device": str(device),
     }
+    if cfg.compile:
+        cost["compile_seconds"] = compile_seconds
     if device.type == "cuda":
         cost["peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     return Run(model, cfg, test_metrics(model, data), evaluate(model, data.spec, data.val), history, cost,
