@@ -257,8 +257,9 @@ def training_flags(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--compile", action="store_true", default=None,
                     help="torch.compile the model for training (compile time reported apart; off by default: "
                          "on a CPU it did not pay for these small models)")
-    sp.add_argument("--channels-last", action="store_true", default=None,
-                    help="2-D convolutions in channels-last layout (default: on for CUDA only)")
+    sp.add_argument("--no-channels-last", dest="channels_last", action="store_false", default=None,
+                    help="keep 2-D convolutions in PyTorch's default layout (channels-last is the default: "
+                         "1.2-1.4x faster steps for the 2-D CNNs measured on a CPU)")
 
 
 def skip_bad_flag(sp: argparse.ArgumentParser) -> None:
