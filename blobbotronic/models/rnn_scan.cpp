@@ -43,6 +43,18 @@ inline T sigm(T x) { return T(1) / (T(1) + vexp(-x)); }
 template <typename T>
 inline T vtanh(T x) { return T(1) - T(2) / (vexp(T(2) * x) + T(1)); }
 
+// The recurrent weights' gradient over all steps at once: sum_t dgates_t^T h_{t-1}, (D, G, H).
+// One direction: a single product of (L*B, G)^T and (L*B, H) views, no copies; two: per direction.
+at::Tensor weight_grad(const at::Tensor& dgates, const at::Tensor& outs, const at::Tensor& zero) {
+  const int64_t L = outs.size(0), D = outs.size(1), B = outs.size(2), H = outs.size(3), G = dgates.size(3);
+  auto hprev_all = at::cat({zero.unsqueeze(0), outs.slice(0, 0, L - 1)});  // (L, D, B, H)
+  if (D == 1) {
+    return at::mm(dgates.view({L * B, G}).t(), hprev_all.view({L * B, H})).unsqueeze(0);
+  }
+  return at::bmm(dgates.permute({1, 3, 0, 2}).reshape({D, G, L * B}),
+                 hprev_all.permute({1, 0, 2, 3}).reshape({D, L * B, H}));
+}
+
 std::vector<at::Tensor> gru_forward(at::Tensor gi, at::Tensor w_hh, at::Tensor b_hh) {
   gi = gi.contiguous();
   const int64_t L = gi.size(0), D = gi.size(1), B = gi.size(2), G = gi.size(3), H = G / 3;
@@ -131,10 +143,7 @@ std::vector<at::Tensor> gru_backward(at::Tensor dout, at::Tensor w_hh, at::Tenso
     });
     at::baddbmm_out(dh, dhz, dgh[t], w_hh);  // to h_{t-1}: directly and through W_hh
   }
-  auto hprev_all = at::cat({zero.unsqueeze(0), outs.slice(0, 0, L - 1)});
-  auto dw = at::bmm(dgh.permute({1, 3, 0, 2}).reshape({D, G, L * B}),
-                    hprev_all.permute({1, 0, 2, 3}).reshape({D, L * B, H}));
-  return {dgi, dw, dgh.sum({0, 2})};
+  return {dgi, weight_grad(dgh, outs, zero), dgh.sum({0, 2})};
 }
 
 std::vector<at::Tensor> lstm_forward(at::Tensor gi, at::Tensor w_hh, at::Tensor b_hh) {
@@ -225,10 +234,7 @@ std::vector<at::Tensor> lstm_backward(at::Tensor dout, at::Tensor w_hh, at::Tens
     });
     at::bmm_out(dh, dg[t], w_hh);  // to h_{t-1} through W_hh
   }
-  auto hprev_all = at::cat({zero.unsqueeze(0), outs.slice(0, 0, L - 1)});
-  auto dw = at::bmm(dg.permute({1, 3, 0, 2}).reshape({D, G, L * B}),
-                    hprev_all.permute({1, 0, 2, 3}).reshape({D, L * B, H}));
-  return {dg, dw, dg.sum({0, 2})};
+  return {dg, weight_grad(dg, outs, zero), dg.sum({0, 2})};
 }
 
 }  // namespace
