@@ -44,6 +44,9 @@ def load() -> str:
 
 # The published MNIST-1D GRU is bidirectional with 6 hidden units; both sides train that size.
 GRU_PARAMS = {"hidden": 6, "bidirectional": True}
+# The published CNN has no normalisation layers; blobbotronic's 1-D cnn adds batch norm by default, so both
+# sides set it off to train the reference's architecture.
+CNN_PARAMS = {"norm": "none"}
 
 
 class RefGRU(nn.Module):
@@ -79,7 +82,12 @@ def reference_grid(models: list[str], seeds: int, steps: int, gru: dict) -> tupl
     for name in models:
         for seed in range(seeds):
             seed_everything(seed)
-            model = RefGRU(**gru) if name == "gru" else reference_model(name, ds)
+            if name == "gru":
+                model = RefGRU(**gru)
+            elif name == "cnn":
+                model = bb.create_model("cnn", ds.spec, **CNN_PARAMS)
+            else:
+                model = reference_model(name, ds)
             reference_loop(model, ds, steps, seed)
             acc.setdefault(name, []).append(accuracy(model, ds))
     return time.perf_counter() - start, time.process_time() - cpu, acc
@@ -94,7 +102,7 @@ def blobbotronic_grid(models: list[str], seeds: int, steps: int, workers: int, b
         start, cpu, child = time.perf_counter(), time.process_time(), children_cpu()
         res = compare("mnist1d", models, seeds=seeds, budget=f"{steps} steps", store=Path(tmp) / "runs.db",
                       workers=workers, batch_seeds=batch, device="cpu",
-                      params={"gru": gru} if "gru" in models else None)
+                      params={"gru": gru, "cnn": CNN_PARAMS})
         seconds = time.perf_counter() - start
         cpu = time.process_time() - cpu + children_cpu() - child
     acc: dict[str, list[float]] = {}

@@ -40,7 +40,9 @@ def assert_same_runs(stacked, sequential, tol: float = 1e-4) -> None:
 
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
 def test_stacked_seeds_match_sequential(digits, model):
-    cfg = TrainConfig(budget="50 steps")
+    # one memory layout on both sides: channels-last (fit()'s default for 2-D convolutions) sums in another
+    # order, which after 50 steps moves weights by ~3e-4, more than this comparison of algorithms allows
+    cfg = TrainConfig(budget="50 steps", channels_last=False)
     stacked = fit_many(model, digits, SEEDS, config=cfg)
     sequential = fit_many(model, digits, SEEDS, config=cfg, batched=False)
     assert_same_runs(stacked, sequential)

@@ -34,13 +34,15 @@ class Attention(Model):
         ff: int = 128,
         dropout: float = 0.0,
         pooling: Literal["mean", "cls"] = "mean",
+        bigrams: int = 0,
+        embed_dropout: float = 0.0,
     ):
         super().__init__(spec)
         if dim % heads:
             from ..errors import BlobError
 
             raise BlobError(f"Model 'attention': dim ({dim}) must be divisible by heads ({heads}).")
-        self.inputs = AsSequence(spec)
+        self.inputs = AsSequence(spec, bigrams=bigrams, embed_dropout=embed_dropout)
         self.proj = nn.Linear(self.inputs.channels, dim)
         self.pooling = pooling
         extra = 1 if pooling == "cls" else 0

@@ -44,13 +44,50 @@ def make_head(spec: Spec, dim: int) -> nn.Module:
     return nn.Linear(dim, spec.n_outputs)
 
 
+BIGRAM_BUCKETS = 2**15  # hash buckets of the text models' character-pair embedding (``bigrams``)
+
+
+def bigram_ids(x: torch.Tensor, buckets: int) -> torch.Tensor:
+    """Each position's pair (previous token, this token) hashed to 1..buckets; 0 at padding: (B, L) -> (B, L).
+
+    The first token pairs with a start marker (id 0), so a text's opening character has a bigram of its own.
+    Computed from the token ids alone, so predict and export need nothing beyond the unigram vocabulary.
+    """
+    prev = torch.nn.functional.pad(x[:, :-1], (1, 0))
+    h = (prev * 1_000_003 + x * 7_919) % buckets + 1  # the two multipliers are primes; ids < 2**31 cannot overflow
+    return torch.where(x != 0, h, torch.zeros_like(h))
+
+
+class TextEmbedding(nn.Module):
+    """Token ids (B, L) -> vectors (B, L, dim): a learned embedding of each token, plus (``bigrams`` > 0) an
+    embedding of the pair it ends, hashed into ``bigrams`` buckets as fastText does; then dropout.
+
+    Adjacent-character pairs carry much of the meaning in Chinese, where most words are two characters
+    (不错 'not bad', 满意 'satisfied'), and a word pair ("not good") in English. Padding embeds to zero.
+    """
+
+    def __init__(self, vocab_size: int, dim: int, *, bigrams: int = 0, dropout: float = 0.0):
+        super().__init__()
+        self.embed = nn.Embedding(max(vocab_size, 2), dim, padding_idx=0)
+        self.buckets = bigrams
+        self.bigram = nn.Embedding(bigrams + 1, dim, padding_idx=0) if bigrams else None
+        self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e = self.embed(x)
+        if self.bigram is not None:
+            e = e + self.bigram(bigram_ids(x, self.buckets))
+        return self.drop(e)
+
+
 class AsSequence(nn.Module):
     """Read any modality as a sequence (B, L, C): image rows, text embeddings, video frames.
 
-    ``length`` and ``channels`` tell the next layer what it gets.
+    ``length`` and ``channels`` tell the next layer what it gets. Text only: ``bigrams`` hash buckets for
+    an embedding of each token pair added to the token's own (0: none), ``embed_dropout`` on the embeddings.
     """
 
-    def __init__(self, spec: Spec, embed_dim: int = 64):
+    def __init__(self, spec: Spec, embed_dim: int = 64, *, bigrams: int = 0, embed_dropout: float = 0.0):
         super().__init__()
         self.modality = spec.modality
         shape = spec.input_shape
@@ -60,7 +97,7 @@ class AsSequence(nn.Module):
             self.length, self.channels = shape[1], shape[0] * shape[2]
         elif spec.modality == "text":
             self.length, self.channels = shape[0], embed_dim
-            self.embed = nn.Embedding(max(spec.vocab_size, 2), embed_dim, padding_idx=0)
+            self.embed = TextEmbedding(spec.vocab_size, embed_dim, bigrams=bigrams, dropout=embed_dropout)
         elif spec.modality == "video":  # (T, C, H, W): each frame is one step
             self.length, self.channels = shape[0], math.prod(shape[1:])
         else:
@@ -102,6 +139,15 @@ def last_valid(outputs: torch.Tensor, lengths: torch.Tensor | None) -> torch.Ten
         return outputs[:, -1]
     idx = (lengths.to(outputs.device) - 1).clamp_min(0).view(-1, 1, 1).expand(-1, 1, outputs.shape[-1])
     return outputs.gather(1, idx).squeeze(1)
+
+
+def pool_time(h: torch.Tensor, mask: torch.Tensor | None, how: str) -> torch.Tensor:
+    """The mean or the maximum over the real steps of (B, L, D) -> (B, D); padding never counts."""
+    if how == "max":
+        return h.amax(1) if mask is None else h.masked_fill(~mask[..., None], -torch.inf).amax(1)
+    if mask is None:
+        return h.mean(1)
+    return (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(1)
 
 
 def length_mask(lengths: torch.Tensor | None, length: int, device: torch.device) -> torch.Tensor | None:

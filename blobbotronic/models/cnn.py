@@ -9,22 +9,30 @@ from torch import nn
 
 from ..data.spec import Spec
 from . import MODELS
-from .base import AsSequence, Model, length_mask, make_head
+from .base import AsSequence, Model, length_mask, make_head, pool_time
 
 
 def conv_stack(
-    dims: int, in_ch: int, size: tuple[int, ...], *, width: int, depth: int, kernel: int, pool: bool
+    dims: int, in_ch: int, size: tuple[int, ...], *, width: int, depth: int, kernel: int, pool: bool,
+    norm: str = "none",
 ) -> tuple[nn.Sequential, tuple[int, ...]]:
-    """``depth`` blocks of conv -> ReLU (-> max-pool 2 while the map is large enough).
+    """``depth`` blocks of conv (-> norm) -> ReLU (-> max-pool 2 while the map is large enough).
 
-    Returns the stack and the spatial size of its output.
+    ``norm``: "none", "batch" (BatchNorm) or "group" (GroupNorm with 4 groups: no running statistics, so
+    stacked seeds can train as one batched model). Returns the stack and the spatial size of its output.
     """
     Conv = nn.Conv1d if dims == 1 else nn.Conv2d
     Pool = nn.MaxPool1d if dims == 1 else nn.MaxPool2d
+    Batch = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
     layers: list[nn.Module] = []
     ch = in_ch
     for _ in range(depth):
-        layers += [Conv(ch, width, kernel, padding=kernel // 2), nn.ReLU()]
+        layers.append(Conv(ch, width, kernel, padding=kernel // 2))
+        if norm == "batch":
+            layers.append(Batch(width))
+        elif norm == "group":
+            layers.append(nn.GroupNorm(4 if width % 4 == 0 else 1, width))
+        layers.append(nn.ReLU())
         ch = width
         if pool and min(size) >= 2:
             layers.append(Pool(2))
@@ -42,8 +50,11 @@ class CNN(Model):
     block (cheaper, more shift-tolerant); ``readout="flatten"`` keeps where features are, ``"avg"``
     keeps only what they are; ``"auto"`` flattens images and averages over time for sequences and text
     (as fully convolutional time-series networks do: on GunPoint it lifted test accuracy from 0.94 to
-    0.98 over three seeds). Not rotation invariant by construction. Cost: width^2 x kernel per
-    block, times the number of positions.
+    0.98 over three seeds). ``norm="auto"`` puts batch normalisation after each convolution for 1-D
+    series (as fully convolutional series networks do; on MNIST-1D it lifted seed 0 from 0.967 to
+    0.986 at the same 6,000 steps) and none for images and text; ``"group"`` normalises without
+    running statistics (seeds can then train stacked). Not rotation invariant by construction.
+    Cost: width^2 x kernel per block, times the number of positions.
     """
 
     def __init__(
@@ -54,8 +65,11 @@ class CNN(Model):
         depth: int = 3,
         kernel: int = 0,
         pool: bool = True,
-        readout: Literal["auto", "flatten", "avg"] = "auto",
+        norm: Literal["auto", "none", "batch", "group"] = "auto",
+        readout: Literal["auto", "flatten", "avg", "max"] = "auto",
         dropout: float = 0.0,
+        bigrams: int = 0,
+        embed_dropout: float = 0.0,
     ):
         super().__init__(spec)
         self.dims = 2 if spec.modality == "image" else 1
@@ -63,11 +77,15 @@ class CNN(Model):
         if self.dims == 2:
             in_ch, size = spec.input_shape[0], tuple(spec.input_shape[1:])
         else:
-            self.inputs = AsSequence(spec)
+            self.inputs = AsSequence(spec, bigrams=bigrams, embed_dropout=embed_dropout)
             in_ch, size = self.inputs.channels, (self.inputs.length,)
-        self.body, out_size = conv_stack(self.dims, in_ch, size, width=width, depth=depth, kernel=kernel, pool=pool)
+        if norm == "auto":  # batch norm for 1-D series (MNIST-1D seed 0: 0.967 -> 0.986); images and text as before
+            norm = "batch" if spec.modality == "sequence" else "none"
+        self.body, out_size = conv_stack(self.dims, in_ch, size, width=width, depth=depth, kernel=kernel, pool=pool,
+                                         norm=norm)
         self.readout = readout if readout != "auto" else ("flatten" if self.dims == 2 else "avg")
-        dim = width * (1 if self.readout == "avg" else int(torch.tensor(out_size).prod()))
+        self.pools = sum(isinstance(m, (nn.MaxPool1d, nn.MaxPool2d)) for m in self.body)
+        dim = width * (1 if self.readout in ("avg", "max") else int(torch.tensor(out_size).prod()))
         self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
         self.head = make_head(spec, dim)
 
@@ -83,5 +101,16 @@ class CNN(Model):
 
     def forward_features(self, x, lengths=None):
         maps = self.feature_maps(x, lengths)
-        f = maps.flatten(2).mean(2) if self.readout == "avg" else maps.flatten(1)
+        if self.readout == "flatten":
+            f = maps.flatten(1)
+        elif self.readout == "avg":
+            f = maps.flatten(2).mean(2)
+        else:  # max over positions; a sequence's padding (its share of each pooled map) never wins
+            mask = None
+            if self.dims == 1 and lengths is not None:
+                n = lengths.to(maps.device)
+                for _ in range(self.pools):
+                    n = torch.div(n + 1, 2, rounding_mode="floor")  # a pooled step is real if either input was
+                mask = length_mask(n.clamp_min(1), maps.shape[-1], maps.device)
+            f = pool_time(maps.flatten(2).transpose(1, 2), mask, "max")
         return self.drop(f)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-import torch
 from torch import nn
 
 from ..data.spec import Spec
 from . import MODELS
-from .base import AsSequence, Model, last_valid, length_mask, make_head
+from .base import AsSequence, Model, length_mask, make_head
 from .cnn import conv_stack
-from .rnn import FastGRU, exporting
+from .rnn import FastGRU, run_rnn
 
 
 @MODELS.register("cnn_rnn", accepts=("sequence", "image", "text"), family="hybrid")
@@ -71,12 +70,4 @@ class CNNRNN(Model):
             seq = self.body(x.transpose(1, 2)).transpose(1, 2)  # (B, L', C)
             if lengths is not None:  # pooling shortens every sequence by the same factor
                 lengths = (lengths // (2**self.pools)).clamp(1, seq.shape[1])
-        if isinstance(self.rnn, FastGRU):
-            return self.rnn(seq, lengths)[1]
-        if lengths is not None and exporting() and not self.rnn.bidirectional:  # ONNX has no packed sequences
-            return last_valid(self.rnn(seq)[0], lengths)
-        if lengths is not None:
-            seq = nn.utils.rnn.pack_padded_sequence(seq, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, (h, _) = self.rnn(seq)
-        dirs = 2 if self.rnn.bidirectional else 1
-        return torch.cat(list(h[-dirs:]), -1)
+        return run_rnn(self.rnn, seq, lengths)[1]

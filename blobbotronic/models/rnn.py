@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from ..data.spec import Spec
-from . import MODELS
-from .base import AsSequence, Model, last_valid, length_mask, make_head
+from . import MODELS, native
+from .base import AsSequence, Model, last_valid, length_mask, make_head, pool_time
 
 SEQ = ("sequence", "image", "text", "video")
 
@@ -129,13 +129,70 @@ class FastGRU(nn.Module):
             streams = [x] if self.dirs == 1 else [x, reverse_within(x, lengths)]
             seq = torch.stack(streams)  # (D, B, L, C)
             gi = torch.einsum("dblc,dgc->ldbg", seq, self.weight_ih[layer]) + self.bias_ih[layer][:, None]
-            scan = gru_scan_plain if exporting() else GRUScan.apply
+            if exporting():
+                scan = gru_scan_plain
+            elif native.usable(gi, self.weight_hh[layer]):
+                scan = native.NativeGRUScan.apply  # the same recurrence, compiled (models/rnn_scan.cpp)
+            else:
+                scan = GRUScan.apply
             out = scan(gi.contiguous(), self.weight_hh[layer], self.bias_hh[layer])  # (L, D, B, H)
             out = out.permute(1, 2, 0, 3)  # (D, B, L, H), each stream in its own time order
             final = [last_valid(out[d], lengths) for d in range(self.dirs)]
             aligned = [out[0]] if self.dirs == 1 else [out[0], reverse_within(out[1], lengths)]
             x = torch.cat(aligned, -1)  # (B, L, D*H)
         return x, torch.cat(final, -1)
+
+
+def lstm_native(lstm: nn.LSTM, seq: torch.Tensor, lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``nn.LSTM``'s layers on the compiled kernels, with its own parameters: (B, L, C) -> outputs
+    (B, L, D*H) and the final states of the last layer (B, D*H). Steps past a sequence's length are
+    computed but never read: the final state is taken at the last real step, and the reverse direction
+    reads each sequence's real steps first (as FastGRU does)."""
+    dirs = 2 if lstm.bidirectional else 1
+    x, final = seq, []
+    for layer in range(lstm.num_layers):
+        names = [f"_l{layer}", f"_l{layer}_reverse"][:dirs]
+        w_ih = torch.stack([getattr(lstm, "weight_ih" + n) for n in names])
+        w_hh = torch.stack([getattr(lstm, "weight_hh" + n) for n in names])
+        if lstm.bias:
+            b_ih = torch.stack([getattr(lstm, "bias_ih" + n) for n in names])
+            b_hh = torch.stack([getattr(lstm, "bias_hh" + n) for n in names])
+        else:
+            b_ih = b_hh = x.new_zeros(dirs, w_hh.shape[1])
+        streams = torch.stack([x] if dirs == 1 else [x, reverse_within(x, lengths)])  # (D, B, L, C)
+        gi = torch.einsum("dblc,dgc->ldbg", streams, w_ih) + b_ih[:, None]
+        out = native.NativeLSTMScan.apply(gi.contiguous(), w_hh, b_hh).permute(1, 2, 0, 3)  # (D, B, L, H)
+        final = [last_valid(out[d], lengths) for d in range(dirs)]
+        x = torch.cat([out[0]] if dirs == 1 else [out[0], reverse_within(out[1], lengths)], -1)
+        if lstm.dropout and lstm.training and layer < lstm.num_layers - 1:
+            x = nn.functional.dropout(x, lstm.dropout)
+    return x, torch.cat(final, -1)
+
+
+def run_rnn(rnn: nn.Module, seq: torch.Tensor,
+            lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run FastGRU, nn.LSTM, nn.GRU or nn.RNN (batch_first) over (B, L, C): per-step outputs (B, L, D*H)
+    and the final state of the last layer (B, D*H) at each sequence's last real step.
+
+    An LSTM on the CPU runs on the compiled kernels where they are built (models/native.py); otherwise
+    padded batches are packed so that PyTorch's kernels stop at each sequence's length."""
+    if isinstance(rnn, FastGRU):
+        return rnn(seq, lengths)
+    if isinstance(rnn, nn.LSTM) and rnn.proj_size == 0 and not exporting() and native.usable(seq, rnn.weight_hh_l0):
+        return lstm_native(rnn, seq, lengths)
+    if lengths is not None and exporting() and not rnn.bidirectional:
+        out, _ = rnn(seq)  # ONNX has no packed sequences; one way, the state at the last real step is the same
+        return out, last_valid(out, lengths)
+    if lengths is not None:
+        packed = nn.utils.rnn.pack_padded_sequence(seq, lengths.cpu().clamp_min(1), batch_first=True,
+                                                   enforce_sorted=False)
+        out, state = rnn(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=seq.shape[1])
+    else:
+        out, state = rnn(seq)
+    h = state[0] if isinstance(state, tuple) else state  # (layers*D, B, H)
+    dirs = 2 if rnn.bidirectional else 1
+    return out, torch.cat(list(h[-dirs:]), -1)
 
 
 class Recurrent(Model):
@@ -151,11 +208,13 @@ class Recurrent(Model):
         hidden: int = 64,
         layers: int = 1,
         bidirectional: bool = False,
-        readout: Literal["last", "mean"] = "last",
+        readout: Literal["last", "mean", "max"] = "last",
         dropout: float = 0.0,
+        bigrams: int = 0,
+        embed_dropout: float = 0.0,
     ):
         super().__init__(spec)
-        self.inputs = AsSequence(spec)
+        self.inputs = AsSequence(spec, bigrams=bigrams, embed_dropout=embed_dropout)
         self.readout = readout
         if self.cell == "gru":
             self.rnn = FastGRU(self.inputs.channels, hidden, layers, bidirectional)
@@ -169,27 +228,12 @@ class Recurrent(Model):
 
     def run(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-step outputs (B, L, D) and the final state (B, D) of the last layer."""
-        seq = self.inputs(x)
-        if isinstance(self.rnn, FastGRU):
-            return self.rnn(seq, lengths)
-        if lengths is not None and exporting() and not self.rnn.bidirectional:
-            out, _ = self.rnn(seq)  # ONNX has no packed sequences; one way, the state at the last real step is the same
-            return out, last_valid(out, lengths)
-        if lengths is not None:
-            packed = nn.utils.rnn.pack_padded_sequence(seq, lengths.cpu(), batch_first=True, enforce_sorted=False)
-            out, state = self.rnn(packed)
-            out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=seq.shape[1])
-        else:
-            out, state = self.rnn(seq)
-        h = state[0] if isinstance(state, tuple) else state  # (layers*D, B, H)
-        dirs = 2 if self.rnn.bidirectional else 1
-        return out, torch.cat(list(h[-dirs:]), -1)
+        return run_rnn(self.rnn, self.inputs(x), lengths)
 
     def forward_features(self, x, lengths=None):
         out, final = self.run(x, lengths)
-        if self.readout == "mean":
-            mask = length_mask(lengths, out.shape[1], out.device)
-            final = out.mean(1) if mask is None else (out * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+        if self.readout != "last":
+            final = pool_time(out, length_mask(lengths, out.shape[1], out.device), self.readout)
         return self.drop(final)
 
 
@@ -212,8 +256,9 @@ class LSTM(Recurrent):
 
     Use when: the answer depends on inputs far back in the sequence (the gates let the gradient flow
     through hundreds of steps). Alternatives: the GRU (fewer weights, similar memory), attention (all
-    positions at once), a 1-D CNN when patterns are local. Cost: 4 x hidden^2 per step; on a CPU
-    PyTorch runs it as one fused kernel, so it is faster than its FLOPs suggest.
+    positions at once), a 1-D CNN when patterns are local. Cost: 4 x hidden^2 per step, sequential in
+    time; on a CPU it runs on blobbotronic's compiled recurrence (models/native.py) where that is built,
+    else on PyTorch's fused kernel.
     """
 
     cell = "lstm"

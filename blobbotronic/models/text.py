@@ -14,7 +14,7 @@ from torch import nn
 
 from ..data.spec import Spec
 from . import MODELS
-from .base import Model, length_mask, make_head
+from .base import Model, TextEmbedding, length_mask, make_head, pool_time
 
 
 def run_lstm(lstm: nn.LSTM, seq: torch.Tensor, lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,34 +91,41 @@ class GlyphCNNLSTM(Model):
         dim: int = 64,
         hidden: int = 64,
         bidirectional: bool = True,
-        readout: Literal["last", "mean"] = "mean",
+        readout: Literal["last", "mean", "max"] = "mean",
         dropout: float = 0.2,
+        embed_dim: int = 0,
+        bigrams: int = 0,
+        embed_dropout: float = 0.0,
     ):
         super().__init__(spec)
         from ..data.glyphs import glyph_table
 
         self.readout = readout
+        # Glyce (Meng et al. 2019): a learned character embedding (and its bigram) beside the glyph features
+        self.embed = TextEmbedding(spec.vocab_size, embed_dim, bigrams=bigrams) if embed_dim else None
+        self.embed_drop = nn.Dropout(embed_dropout) if embed_dropout else nn.Identity()
 
         size = max(8, size - size % 4)
         bitmaps = torch.from_numpy(glyph_table(vocabulary_tokens(spec), size))
         self.register_buffer("glyphs", bitmaps[:, None], persistent=False)  # (V, 1, S, S), rebuilt from the spec
         self.cnn = glyph_cnn(size, channels, dim)
-        self.lstm = nn.LSTM(dim, hidden, batch_first=True, bidirectional=bidirectional)
+        self.lstm = nn.LSTM(dim + embed_dim, hidden, batch_first=True, bidirectional=bidirectional)
         self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
         self.head = make_head(spec, hidden * (2 if bidirectional else 1))
 
     def token_vectors(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L) ids -> (B, L, dim): the CNN runs once per distinct id in the batch."""
         ids, where = torch.unique(x.clamp(0, len(self.glyphs) - 1), return_inverse=True)
-        vectors = self.cnn(self.glyphs[ids])  # (U, dim)
-        return vectors[where] * (x != 0)[..., None]
+        vectors = self.cnn(self.glyphs[ids])[where] * (x != 0)[..., None]  # (B, L, dim)
+        if self.embed is not None:
+            vectors = torch.cat([vectors, self.embed(x)], -1)
+        return self.embed_drop(vectors)
 
     def forward_features(self, x, lengths=None):
         out, final = run_lstm(self.lstm, self.token_vectors(x), lengths)
-        if self.readout == "mean":
+        if self.readout != "last":
             mask = length_mask(lengths, out.shape[1], out.device)
-            mask = (x != 0) if mask is None else mask
-            final = (out * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(1)
+            final = pool_time(out, (x != 0) if mask is None else mask, self.readout)
         return self.drop(final)
 
 

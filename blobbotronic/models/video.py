@@ -16,7 +16,7 @@ from ..data.spec import Spec
 from . import MODELS
 from .base import Model, make_head
 from .cnn import conv_stack
-from .rnn import FastGRU
+from .rnn import FastGRU, run_rnn
 
 VIDEO = ("video",)
 
@@ -141,11 +141,7 @@ class CRNN(Model):
 
     def forward_features(self, x, lengths=None):
         seq = self.encoder(x)  # (B, T, D)
-        if isinstance(self.rnn, FastGRU):
-            return self.rnn(seq, None)[1]
-        _, (h, _) = self.rnn(seq)
-        dirs = 2 if self.rnn.bidirectional else 1
-        return torch.cat(list(h[-dirs:]), -1)  # (B, hidden * dirs)
+        return run_rnn(self.rnn, seq)[1]  # (B, hidden * dirs)
 
 
 @MODELS.register("cnn3d", accepts=VIDEO, family="cnn")

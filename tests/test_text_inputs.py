@@ -1,0 +1,119 @@
+"""Tests of the text input layer (hashed bigram embeddings, embedding dropout) and the time readouts of text models."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from blobbotronic.data import Spec
+from blobbotronic.models import create
+from blobbotronic.models.base import TextEmbedding, bigram_ids, pool_time
+
+from .conftest import SPECS, random_batch
+
+TEXT = SPECS["text"]
+
+
+def test_bigram_ids_pair_each_token_with_the_one_before():
+    x = torch.tensor([[3, 4, 3, 4, 0, 0], [4, 3, 0, 0, 0, 0]])
+    ids = bigram_ids(x, 1000)
+    assert (ids[x == 0] == 0).all()  # padding has no bigram
+    assert ((ids[x != 0] >= 1) & (ids[x != 0] <= 1000)).all()
+    assert ids[0, 1] == ids[0, 3]  # (3, 4) twice: one bucket
+    assert ids[0, 1] != ids[0, 2] and ids[0, 1] != ids[1, 1]  # (4, 3) and (3, 4) differ
+    assert ids[0, 0] != ids[1, 0]  # the opening token pairs with a start marker: (start, 3) vs (start, 4)
+
+
+def test_pool_time_ignores_padding():
+    h = torch.tensor([[[1.0], [3.0], [-50.0]], [[-2.0], [100.0], [7.0]]])
+    mask = torch.tensor([[True, True, False], [True, False, False]])
+    assert pool_time(h, mask, "max").flatten().tolist() == [3.0, -2.0]
+    assert pool_time(h, mask, "mean").flatten().tolist() == [2.0, -2.0]
+
+
+@pytest.mark.parametrize("name,params", [("lstm", {"readout": "max"}), ("lstm", {"readout": "mean"}),
+                                         ("gru", {"readout": "max", "bidirectional": True})])
+def test_time_readouts_do_not_see_padding(name, params):
+    torch.manual_seed(0)
+    model = create(name, TEXT, bigrams=64, **params).eval()
+    x, _, lengths = random_batch(TEXT)
+    longer = torch.cat([x, torch.zeros(len(x), 5, dtype=x.dtype)], 1)
+    torch.testing.assert_close(model(x, lengths), model(longer, lengths))
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "cnn", "attention"])
+def test_bigrams_reach_the_output(name):
+    torch.manual_seed(0)
+    model = create(name, TEXT, bigrams=64).eval()
+    x, _, lengths = random_batch(TEXT)
+    table = model.inputs.embed.bigram.weight
+    assert table.shape == (65, model.inputs.channels)
+    before = model(x, lengths)
+    with torch.no_grad():
+        table.mul_(0)
+    assert not torch.allclose(before, model(x, lengths))
+
+
+def test_bigram_option_off_and_on_other_modalities():
+    assert create("lstm", TEXT).inputs.embed.bigram is None  # off unless asked for (a text preset asks)
+    assert not hasattr(create("lstm", SPECS["sequence"], bigrams=64).inputs, "embed")  # text only
+
+
+def order_task(n: int = 64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Texts 'a b' (class 0) and 'b a' (class 1) at random places among one filler character: every text has
+    the same characters, only their order tells the classes apart."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.full((n, 10), 5)
+    y = torch.arange(n) % 2
+    pos = torch.randint(0, 9, (n,), generator=g)
+    rows = torch.arange(n)
+    x[rows, pos] = torch.where(y == 0, 2, 3)
+    x[rows, pos + 1] = torch.where(y == 0, 3, 2)
+    return x, y, torch.full((n,), 10)
+
+
+@pytest.mark.parametrize("bigrams,solves", [(0, False), (256, True)])
+def test_bigrams_let_a_bag_of_characters_model_see_order(bigrams, solves):
+    """A CNN with 1-wide filters and max pooling sees each character alone, so 'a b' and 'b a' look the same
+    to it; the bigram embedding gives each position its pair, which tells them apart."""
+    torch.manual_seed(0)
+    model = create("cnn", TEXT, kernel=1, depth=1, pool=False, readout="max", bigrams=bigrams)
+    x, y, lengths = order_task()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(150):
+        loss = torch.nn.functional.cross_entropy(model(x, lengths), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    accuracy = (model(x, lengths).argmax(1) == y).float().mean().item()
+    assert (accuracy == 1.0) if solves else (accuracy <= 0.6), accuracy
+
+
+def test_embedding_dropout_only_in_training():
+    emb = TextEmbedding(20, 8, bigrams=16, dropout=0.5)
+    x = torch.randint(1, 20, (4, 6))
+    emb.eval()
+    torch.testing.assert_close(emb(x), emb(x))
+    emb.train()
+    assert (emb(x) == 0).float().mean() > 0.2
+
+
+def test_glyph_model_with_a_character_embedding_beside_the_glyphs(tmp_path, monkeypatch):
+    from blobbotronic.data import glyphs
+
+    try:
+        glyphs.find_cjk_font()
+    except Exception:
+        pytest.skip("no CJK font")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    spec = Spec("g", "text", "classify", (6,), 2, classes="ab", vocab_size=6,
+                extra={"vocab": ["<pad>", "<unk>", "好", "坏", "很", "不"]})
+    torch.manual_seed(0)
+    plain = create("glyph_cnn_lstm", spec, size=16)
+    model = create("glyph_cnn_lstm", spec, size=16, embed_dim=8, bigrams=32)
+    assert model.lstm.input_size == plain.lstm.input_size + 8
+    x = torch.tensor([[4, 2, 0, 0, 0, 0], [5, 2, 0, 0, 0, 0]])
+    lengths = torch.tensor([2, 2])
+    out = model(x, lengths)
+    out.sum().backward()
+    assert model.embed.embed.weight.grad.abs().sum() > 0 and model.embed.bigram.weight.grad.abs().sum() > 0
