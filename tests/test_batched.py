@@ -50,7 +50,25 @@ def test_stacked_seeds_match_sequential(digits, model):
     assert len({r.metrics["loss"] for r in stacked}) == len(SEEDS)
 
 
-def test_stacked_gru_with_clipping_and_early_stops(digits):
+@pytest.fixture
+def stack_gru(monkeypatch):
+    """Stack GRU seeds even where the compiled kernels would train them one by one (the default there)."""
+    from blobbotronic.train import batched
+
+    monkeypatch.setattr(batched, "STACK_COMPILED_GRU", True)
+
+
+def test_compiled_gru_trains_one_by_one_unless_asked(digits):
+    from blobbotronic.models import native
+
+    runs = fit_many("gru", digits, [0, 1], params={"hidden": 4}, config=TrainConfig(budget="3 steps"))
+    if native.kernels() is None:
+        assert runs[0].cost["batched"] == 2
+    else:
+        assert runs[0].cost["batched"] == 1 and "compiled CPU kernels" in runs[0].cost["sequential_because"]
+
+
+def test_stacked_gru_with_clipping_and_early_stops(digits, stack_gru):
     """The GRU's scan folds seeds into its direction dimension; clipping is per seed; seeds that stop early
     leave the stack while the others go on."""
     cfg = TrainConfig(budget="60 steps", patience=2, eval_every=3, lr=0.1, schedule="constant")
@@ -62,7 +80,7 @@ def test_stacked_gru_with_clipping_and_early_stops(digits):
     assert_same_runs(stacked, sequential)
 
 
-def test_variable_lengths_and_regression():
+def test_variable_lengths_and_regression(stack_gru):
     """Padded sequences (lengths ride along per seed) and a regression loss."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 12, 2)).astype(np.float32)

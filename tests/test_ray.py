@@ -33,7 +33,9 @@ def test_ray_rows_equal_local_rows(tmp_path, local_ray):
     assert [[r[k] for k in COMPARED] for r in remote.rows] == [[r[k] for k in COMPARED] for r in local.rows]
     assert [without_times(r["history"]) for r in remote.rows] == [without_times(r["history"]) for r in local.rows]
     # the work ran in Ray's worker processes, not in this one
-    assert {r["cost"]["batched"] for r in remote.rows} == {2}
+    # (seed groups went to Ray as tasks: the MLP's seeds stacked; the GRU's train one by one where its compiled
+    # kernels are built, which is faster there)
+    assert {r["cost"]["batched"] for r in remote.rows if r["model"] == "mlp"} == {2}
     again = compare("xor,digits", "mlp,gru", store=tmp_path / "ray.db", backend="ray", **kw)
     assert (again.ran, again.reused) == (0, 6)  # the driver's store already holds every row
 
