@@ -1,10 +1,10 @@
-"""Compiled CPU kernels for the GRU and LSTM recurrences, built once on first use and cached.
+"""Compiled CPU kernels for the GRU recurrence, built once on first use and cached.
 
 The kernels (rnn_scan.cpp, beside this file) are compiled with the system's C++ compiler through PyTorch's extension
 builder (needs g++ and the ``ninja`` package); the build is cached under PyTorch's extension folder
 (``TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``), so it costs about a minute once per
 machine. ``make`` builds it at install time (by calling ``status()``). Where it cannot
-be built, or with ``BLOBBOTRONIC_NATIVE=0``, the models use their pure-PyTorch paths, which compute the
+be built, or with ``BLOBBOTRONIC_NATIVE=0``, the GRU uses its pure-PyTorch scan, which compute the
 same numbers more slowly; ``status()`` says which is in use and why.
 """
 
@@ -96,24 +96,4 @@ class NativeGRUScan(torch.autograd.Function):
     def backward(ctx, dout: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         w_hh, outs, rzs, ns, ghn = ctx.saved_tensors
         dgi, dw, db = kernels().gru_backward(dout, w_hh.contiguous(), outs, rzs, ns, ghn)
-        return dgi, dw, db
-
-
-class NativeLSTMScan(torch.autograd.Function):
-    """The LSTM recurrence over precomputed input projections (gates i, f, g, o as in nn.LSTM).
-
-    gi (L, D, B, 4H) with the input bias included; w_hh (D, 4H, H); b_hh (D, 4H) -> hidden states
-    (L, D, B, H). Zero initial state.
-    """
-
-    @staticmethod
-    def forward(ctx, gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor) -> torch.Tensor:
-        outs, acts, cs, tcs = kernels().lstm_forward(gi, w_hh.contiguous(), b_hh.contiguous())
-        ctx.save_for_backward(w_hh, outs, acts, cs, tcs)
-        return outs
-
-    @staticmethod
-    def backward(ctx, dout: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        w_hh, outs, acts, cs, tcs = ctx.saved_tensors
-        dgi, dw, db = kernels().lstm_backward(dout, w_hh.contiguous(), outs, acts, cs, tcs)
         return dgi, dw, db

@@ -1,11 +1,11 @@
-// The GRU and LSTM recurrences on the CPU: forward and hand-written backward, one C++ loop over time.
+// The GRU recurrence on the CPU: forward and hand-written backward, one C++ loop over time.
 //
 // Python-level loops spend most of a small recurrent model's step in per-operation overhead and in
 // strided element-wise kernels on gate slices (shared/PERF.md). Here each time step is one batched matrix
 // product (ATen, so MKL/oneDNN) plus one fused element-wise pass over contiguous rows, compiled with
 // the vector units enabled. Shapes follow blobbotronic/models/rnn.py's GRUScan:
-//   gi (L, D, B, G) input projections (input bias included), w_hh (D, G, H), b_hh (D, G),
-//   G = 3H for the GRU (gates r, z, n) and 4H for the LSTM (gates i, f, g, o), as in nn.GRU / nn.LSTM.
+//   gi (L, D, B, 3H) input projections (input bias included), w_hh (D, 3H, H), b_hh (D, 3H),
+//   gates r, z, n as in nn.GRU.
 #include <torch/extension.h>
 
 #include <cmath>
@@ -146,102 +146,9 @@ std::vector<at::Tensor> gru_backward(at::Tensor dout, at::Tensor w_hh, at::Tenso
   return {dgi, weight_grad(dgh, outs, zero), dgh.sum({0, 2})};
 }
 
-std::vector<at::Tensor> lstm_forward(at::Tensor gi, at::Tensor w_hh, at::Tensor b_hh) {
-  gi = gi.contiguous();
-  const int64_t L = gi.size(0), D = gi.size(1), B = gi.size(2), G = gi.size(3), H = G / 4;
-  auto outs = at::empty({L, D, B, H}, gi.options());
-  auto acts = at::empty({L, D, B, G}, gi.options());
-  auto cs = at::empty({L, D, B, H}, gi.options());
-  auto tcs = at::empty({L, D, B, H}, gi.options());
-  auto gh = at::empty({D, B, G}, gi.options());
-  auto wt = w_hh.transpose(1, 2);
-  auto bias = b_hh.unsqueeze(1);
-  auto zero = at::zeros({D, B, H}, gi.options());
-  at::Tensor h = zero, c = zero;
-  const int64_t rows = D * B;
-  for (int64_t t = 0; t < L; ++t) {
-    at::baddbmm_out(gh, bias, h, wt);
-    AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "lstm_forward", [&] {
-      const scalar_t* g0 = gi.data_ptr<scalar_t>() + t * rows * G;
-      const scalar_t* a0 = gh.data_ptr<scalar_t>();
-      const scalar_t* cp0 = c.data_ptr<scalar_t>();
-      scalar_t* act0 = acts.data_ptr<scalar_t>() + t * rows * G;
-      scalar_t* c0 = cs.data_ptr<scalar_t>() + t * rows * H;
-      scalar_t* tc0 = tcs.data_ptr<scalar_t>() + t * rows * H;
-      scalar_t* o0 = outs.data_ptr<scalar_t>() + t * rows * H;
-      for (int64_t row = 0; row < rows; ++row) {
-        const scalar_t *g = g0 + row * G, *a = a0 + row * G, *cp = cp0 + row * H;
-        scalar_t *act = act0 + row * G, *cn = c0 + row * H, *tc = tc0 + row * H, *o = o0 + row * H;
-        _Pragma("omp simd")
-        for (int64_t j = 0; j < H; ++j) {
-          const scalar_t i = sigm(g[j] + a[j]);
-          const scalar_t f = sigm(g[H + j] + a[H + j]);
-          const scalar_t gg = vtanh(g[2 * H + j] + a[2 * H + j]);
-          const scalar_t og = sigm(g[3 * H + j] + a[3 * H + j]);
-          const scalar_t cc = f * cp[j] + i * gg;
-          const scalar_t th = vtanh(cc);
-          act[j] = i;
-          act[H + j] = f;
-          act[2 * H + j] = gg;
-          act[3 * H + j] = og;
-          cn[j] = cc;
-          tc[j] = th;
-          o[j] = og * th;
-        }
-      }
-    });
-    h = outs[t];
-    c = cs[t];
-  }
-  return {outs, acts, cs, tcs};
-}
-
-std::vector<at::Tensor> lstm_backward(at::Tensor dout, at::Tensor w_hh, at::Tensor outs, at::Tensor acts,
-                                      at::Tensor cs, at::Tensor tcs) {
-  dout = dout.contiguous();
-  const int64_t L = outs.size(0), D = outs.size(1), B = outs.size(2), H = outs.size(3), G = 4 * H;
-  auto dg = at::empty({L, D, B, G}, dout.options());
-  auto dh = at::zeros({D, B, H}, dout.options());
-  auto dc = at::zeros({D, B, H}, dout.options());
-  auto zero = at::zeros({D, B, H}, dout.options());
-  const int64_t rows = D * B;
-  for (int64_t t = L - 1; t >= 0; --t) {
-    at::Tensor cprev = t > 0 ? cs[t - 1] : zero;
-    AT_DISPATCH_FLOATING_TYPES(dout.scalar_type(), "lstm_backward", [&] {
-      const scalar_t* do0 = dout.data_ptr<scalar_t>() + t * rows * H;
-      const scalar_t* dh0 = dh.data_ptr<scalar_t>();
-      const scalar_t* cp0 = cprev.data_ptr<scalar_t>();
-      const scalar_t* act0 = acts.data_ptr<scalar_t>() + t * rows * G;
-      const scalar_t* tc0 = tcs.data_ptr<scalar_t>() + t * rows * H;
-      scalar_t* dc0 = dc.data_ptr<scalar_t>();
-      scalar_t* dg0 = dg.data_ptr<scalar_t>() + t * rows * G;
-      for (int64_t row = 0; row < rows; ++row) {
-        const scalar_t *dout_r = do0 + row * H, *dh_r = dh0 + row * H, *cp = cp0 + row * H;
-        const scalar_t *act = act0 + row * G, *tc = tc0 + row * H;
-        scalar_t *dc_r = dc0 + row * H, *dg_r = dg0 + row * G;
-        _Pragma("omp simd")
-        for (int64_t j = 0; j < H; ++j) {
-          const scalar_t d = dh_r[j] + dout_r[j];
-          const scalar_t i = act[j], f = act[H + j], gg = act[2 * H + j], og = act[3 * H + j], th = tc[j];
-          const scalar_t dct = dc_r[j] + d * og * (scalar_t(1) - th * th);
-          dg_r[j] = dct * gg * i * (scalar_t(1) - i);
-          dg_r[H + j] = dct * cp[j] * f * (scalar_t(1) - f);
-          dg_r[2 * H + j] = dct * i * (scalar_t(1) - gg * gg);
-          dg_r[3 * H + j] = d * th * og * (scalar_t(1) - og);
-          dc_r[j] = dct * f;
-        }
-      }
-    });
-    at::bmm_out(dh, dg[t], w_hh);  // to h_{t-1} through W_hh
-  }
-  return {dg, weight_grad(dg, outs, zero), dg.sum({0, 2})};
-}
-
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("gru_forward", &gru_forward, "GRU recurrence, forward");
   m.def("gru_backward", &gru_backward, "GRU recurrence, backward");
-  m.def("lstm_forward", &lstm_forward, "LSTM recurrence, forward");
-  m.def("lstm_backward", &lstm_backward, "LSTM recurrence, backward");
 }
