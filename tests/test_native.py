@@ -28,6 +28,24 @@ def test_backward_is_the_exact_gradient():
     assert torch.autograd.gradcheck(native.NativeGRUScan.apply, _inputs(3))
 
 
+@pytest.mark.parametrize("D", [1, 2])
+def test_backward_is_exact_on_the_projection_layout(D):
+    """FastGRU hands the kernel gi as an (L, D, B, 3H) view of (D, B, L, 3H) memory; the kernel reads it with
+    strides and writes the gradient in that layout."""
+    g = torch.Generator().manual_seed(1)
+    raw = torch.randn(D, 3, 5, 12, dtype=torch.double, generator=g).requires_grad_()  # (D, B, L, 3H), H = 4
+    w = (0.4 * torch.randn(D, 12, 4, dtype=torch.double, generator=g)).requires_grad_()
+    b = torch.randn(D, 12, dtype=torch.double, generator=g).requires_grad_()
+
+    def scan(raw, w, b):
+        gi = raw.permute(2, 0, 1, 3)
+        assert not gi.is_contiguous()
+        return native.NativeGRUScan.apply(gi, w, b)
+
+    assert torch.autograd.gradcheck(scan, (raw, w, b))
+    torch.testing.assert_close(scan(raw, w, b), GRUScan.apply(raw.permute(2, 0, 1, 3).contiguous(), w, b))
+
+
 def test_gru_kernel_equals_the_python_scan():
     gi, w, b = _inputs(3)
     ours, ref = native.NativeGRUScan.apply(gi, w, b), GRUScan.apply(gi, w, b)

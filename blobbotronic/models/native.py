@@ -90,10 +90,12 @@ class NativeGRUScan(torch.autograd.Function):
     def forward(ctx, gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor) -> torch.Tensor:
         outs, rzs, ns, ghn = kernels().gru_forward(gi, w_hh.contiguous(), b_hh.contiguous())
         ctx.save_for_backward(w_hh, outs, rzs, ns, ghn)
+        # gi in the projection's (D, B, L, 3H) memory order: its gradient is written in that order too
+        ctx.projection_layout = not gi.is_contiguous() and gi.permute(1, 2, 0, 3).is_contiguous()
         return outs
 
     @staticmethod
     def backward(ctx, dout: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         w_hh, outs, rzs, ns, ghn = ctx.saved_tensors
-        dgi, dw, db = kernels().gru_backward(dout, w_hh.contiguous(), outs, rzs, ns, ghn)
+        dgi, dw, db = kernels().gru_backward(dout, w_hh.contiguous(), outs, rzs, ns, ghn, ctx.projection_layout)
         return dgi, dw, db

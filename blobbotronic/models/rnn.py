@@ -123,19 +123,27 @@ class FastGRU(nn.Module):
         for p in self.parameters():
             nn.init.uniform_(p, -bound, bound)
 
+    def _project(self, seq: torch.Tensor, layer: int) -> torch.Tensor:
+        """Every step's input projection at once, one batched product: (D, B, L, C) -> an (L, D, B, 3H) view of
+        a (D, B, L, 3H) tensor (the product's own order: no transposing copy, forward or backward)."""
+        D, B, L, C = seq.shape
+        w, b = self.weight_ih[layer], self.bias_ih[layer]
+        gi = torch.baddbmm(b[:, None], seq.reshape(D, B * L, C), w.transpose(1, 2))  # (D, B*L, 3H)
+        return gi.view(D, B, L, -1).permute(2, 0, 1, 3)
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, L, C) -> outputs (B, L, dirs*H) and the final states (B, dirs*H) of the last layer."""
         for layer in range(self.layers):
             streams = [x] if self.dirs == 1 else [x, reverse_within(x, lengths)]
             seq = torch.stack(streams)  # (D, B, L, C)
-            gi = torch.einsum("dblc,dgc->ldbg", seq, self.weight_ih[layer]) + self.bias_ih[layer][:, None]
             if exporting():
-                scan = gru_scan_plain
-            elif native.usable(gi, self.weight_hh[layer]):
-                scan = native.NativeGRUScan.apply  # the same recurrence, compiled (models/rnn_scan.cpp)
+                scan, gi = gru_scan_plain, self._project(seq, layer).contiguous()
+            elif native.usable(seq, self.weight_hh[layer]):
+                # the same recurrence, compiled (models/rnn_scan.cpp); it reads gi in the projection's order
+                scan, gi = native.NativeGRUScan.apply, self._project(seq, layer)
             else:
-                scan = GRUScan.apply
-            out = scan(gi.contiguous(), self.weight_hh[layer], self.bias_hh[layer])  # (L, D, B, H)
+                scan, gi = GRUScan.apply, self._project(seq, layer).contiguous()
+            out = scan(gi, self.weight_hh[layer], self.bias_hh[layer])  # (L, D, B, H)
             out = out.permute(1, 2, 0, 3)  # (D, B, L, H), each stream in its own time order
             final = [last_valid(out[d], lengths) for d in range(self.dirs)]
             aligned = [out[0]] if self.dirs == 1 else [out[0], reverse_within(out[1], lengths)]
@@ -173,7 +181,11 @@ class Recurrent(Model):
     """Shared body of the recurrent family: read the input as a sequence, run the cell, read out."""
 
     cell = "rnn"
-    train_defaults = {"lr": 3e-3, "clip": 1.0}
+    # A constant rate: recurrent nets sit on a plateau before they "click", and a cosine decay lowered the rate
+    # before they left it (MNIST-1D, 1,500 steps, seeds 0/1: LSTM 0.726/0.715 cosine, 0.902/0.925 constant;
+    # GRU 0.845/0.898 against 0.947/0.956). At 6,000 steps constant was as good (GRU seed 1: 0.973 vs 0.969).
+    # The best validation weights are kept either way, so the constant rate's last noisy steps cost nothing.
+    train_defaults = {"lr": 3e-3, "clip": 1.0, "schedule": "constant"}
 
     def __init__(
         self,

@@ -34,7 +34,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from ..data.spec import Dataset
 from ..models.rnn import FastGRU, GRUScan
-from .loop import Run, TrainConfig, _schedule, fit, pick_device, seed_everything, test_metrics
+from .loop import Run, TrainConfig, _schedule, fit, pick_device, roomy_malloc, seed_everything, test_metrics
 from .metrics import count_params, evaluate, flops_per_sample, headline, peak_rss_mb, reset_peak_rss
 from .tasks import Task, task_for
 
@@ -101,9 +101,20 @@ class _StackedScan(torch.autograd.Function):
             t = t.movedim(0, at)  # (..., N, D, ...)
             return t.reshape(*t.shape[:at], -1, *t.shape[at + 2 :]).contiguous()  # (..., N*D, ...)
 
-        out = GRUScan.apply(fold(gi, in_dims[0], 1), fold(w_hh, in_dims[1], 0), fold(b_hh, in_dims[2], 0))
+        gi, w_hh, b_hh = fold(gi, in_dims[0], 1), fold(w_hh, in_dims[1], 0), fold(b_hh, in_dims[2], 0)
+        out = _folded_scan(gi)(gi, w_hh, b_hh)
         L, ND, B, H = out.shape
         return out.view(L, n, ND // n, B, H), 1
+
+
+def _folded_scan(gi: torch.Tensor) -> Any:
+    """The compiled recurrence where it is built (it takes any number of independent directions, so the
+    folded seeds are just more of them), else the PyTorch scan."""
+    from ..models import native
+
+    if gi.device.type == "cpu" and gi.dtype in (torch.float32, torch.float64) and native.kernels() is not None:
+        return native.NativeGRUScan.apply
+    return GRUScan.apply
 
 
 @contextlib.contextmanager
@@ -217,29 +228,6 @@ def fit_many(model_name: str, dataset: Dataset, seeds: Sequence[int], params: di
     return runs
 
 
-def _roomy_malloc() -> None:
-    """Ask glibc to keep freed memory instead of unmapping and trimming it after every large step.
-
-    A stack of seeds allocates tens of MB per step; with glibc's defaults each such block is an mmap
-    and each free a munmap plus page faults on reuse (shared/PERF.md: a 64-seed GRU step 688 -> 166 ms
-    with these settings). Linux/glibc only; elsewhere nothing happens.
-    """
-    global _MALLOC_SET
-    if _MALLOC_SET:
-        return
-    _MALLOC_SET = True
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 32 * 2**20)  # M_MMAP_THRESHOLD: its maximum, 32 MiB on 64-bit
-        libc.mallopt(-1, 2**30)  # M_TRIM_THRESHOLD: give memory back only past 1 GiB free at the top
-        libc.mallopt(-2, 256 * 2**20)  # M_TOP_PAD: grow the heap in 256 MiB steps
-    except (OSError, AttributeError):
-        pass
-
-
-_MALLOC_SET = False
 
 
 class _NotStackable(Exception):
@@ -259,7 +247,7 @@ def _fit_stacked(models: list[nn.Module], data: Dataset, config: TrainConfig, se
     sign = 1.0 if higher else -1.0
     task = task_for(data.spec)
     N = len(seeds)
-    _roomy_malloc()
+    roomy_malloc()
     gens = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
     stack = _Stack(models, cfg, device)
     has_lengths = data.train.lengths is not None

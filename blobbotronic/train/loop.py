@@ -72,6 +72,32 @@ def default_threads() -> int:
     return int(os.environ.get("BLOBBOTRONIC_THREADS", "1"))
 
 
+def roomy_malloc() -> None:
+    """Ask glibc to keep freed memory instead of unmapping and trimming it after every large step.
+
+    A training step allocates blocks of megabytes (a recurrence's saved gates, a stack of seeds); with glibc's
+    defaults each such block is an mmap and each free a munmap plus page faults on reuse (shared/PERF.md: a
+    64-seed GRU step 688 -> 166 ms with these settings; one MNIST-1D GRU here, 300 steps, one thread:
+    42-46 -> 62 steps/s). Linux/glibc only; elsewhere nothing happens. Process-wide and set once.
+    """
+    global _MALLOC_SET
+    if _MALLOC_SET:
+        return
+    _MALLOC_SET = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 * 2**20)  # M_MMAP_THRESHOLD: its maximum, 32 MiB on 64-bit
+        libc.mallopt(-1, 2**30)  # M_TRIM_THRESHOLD: give memory back only past 1 GiB free at the top
+        libc.mallopt(-2, 256 * 2**20)  # M_TOP_PAD: grow the heap in 256 MiB steps
+    except (OSError, AttributeError):
+        pass
+
+
+_MALLOC_SET = False
+
+
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -201,6 +227,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
     cfg = replace(config or TrainConfig(), **overrides).resolved(model, data)
     torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device)
+    if device.type == "cpu":
+        roomy_malloc()
     amp = (device.type == "cuda") if cfg.amp is None else cfg.amp
     data = data.to(device)
     model.to(device)
