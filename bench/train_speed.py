@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import torch
@@ -123,7 +124,10 @@ def main() -> None:
     for r in rows:
         t.add_row(r["model"], str(r["steps"]), f"{r['ref_steps_per_s']:.0f}", f"{r['ours_steps_per_s']:.0f}",
                   f"{r['speedup']:.2f}x", f"{r['ref_accuracy']:.3f}", f"{r['ours_accuracy']:.3f}")
-    Console().print(t)
+    con = Console()
+    con.print(t)
+    con.print(f"threads: reference {rows[0]['ref_threads']} (PyTorch's default), blobbotronic {rows[0]['ours_threads']}; "
+              f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

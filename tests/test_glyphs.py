@@ -67,7 +67,7 @@ def test_glyph_cnn_lstm_uses_the_vocabulary(tmp_path, monkeypatch):
         extra={"vocab": vocab, "tokenizer": "cjk", "max_len": 4},
     )
     torch.manual_seed(0)
-    model = create("glyph_cnn_lstm", spec, size=16)
+    model = create("glyph_cnn_lstm", spec, size=16, embed_dim=0)  # glyphs alone: no character embedding to learn from
     assert model.glyphs.shape == (6, 1, 16, 16) and "glyphs" not in model.state_dict()  # rebuilt, not saved
     x = torch.tensor([[4, 2, 0, 0], [5, 2, 0, 0], [4, 3, 0, 0], [5, 3, 0, 0]])
     y = torch.tensor([1, 1, 0, 0])

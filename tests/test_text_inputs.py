@@ -32,7 +32,7 @@ def test_pool_time_ignores_padding():
 
 
 @pytest.mark.parametrize("name,params", [("lstm", {"readout": "max"}), ("lstm", {"readout": "mean"}),
-                                         ("gru", {"readout": "max", "bidirectional": True})])
+                                         ("rnn", {"readout": "max", "bidirectional": True})])
 def test_time_readouts_do_not_see_padding(name, params):
     torch.manual_seed(0)
     model = create(name, TEXT, bigrams=64, **params).eval()
@@ -41,22 +41,54 @@ def test_time_readouts_do_not_see_padding(name, params):
     torch.testing.assert_close(model(x, lengths), model(longer, lengths))
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru", "cnn", "attention"])
+@pytest.mark.parametrize("name", ["lstm", "rnn", "cnn", "attention"])
 def test_bigrams_reach_the_output(name):
     torch.manual_seed(0)
     model = create(name, TEXT, bigrams=64).eval()
     x, _, lengths = random_batch(TEXT)
     table = model.inputs.embed.bigram.weight
     assert table.shape == (65, model.inputs.channels)
+    assert (table == 0).all()  # untrained pairs add nothing: the model starts as the character model
     before = model(x, lengths)
     with torch.no_grad():
-        table.mul_(0)
+        table.normal_()
     assert not torch.allclose(before, model(x, lengths))
 
 
-def test_bigram_option_off_and_on_other_modalities():
-    assert create("lstm", TEXT).inputs.embed.bigram is None  # off unless asked for (a text preset asks)
-    assert not hasattr(create("lstm", SPECS["sequence"], bigrams=64).inputs, "embed")  # text only
+def test_text_defaults_and_other_modalities_untouched():
+    from blobbotronic.models.base import BIGRAM_BUCKETS, TEXT_TRAIN_DEFAULTS
+
+    for name in ("lstm", "cnn"):
+        model = create(name, TEXT)
+        assert model.inputs.embed.bigram.num_embeddings == BIGRAM_BUCKETS + 1
+        assert model.inputs.embed.drop.p == 0.5
+        assert model.train_defaults["weight_decay"] == TEXT_TRAIN_DEFAULTS["weight_decay"]
+        assert create(name, TEXT, bigrams=0).inputs.embed.bigram is None
+    assert create("lstm", TEXT).readout == "mean" and create("cnn", TEXT).readout == "max"
+    series = create("lstm", SPECS["sequence"])
+    assert series.readout == "last" and not hasattr(series.inputs, "embed")  # text options touch only text
+    assert "weight_decay" not in series.train_defaults
+    assert series.train_defaults["schedule"] == "constant"  # recurrent nets leave their plateau at a constant rate
+    assert create("lstm", TEXT).train_defaults["schedule"] == "cosine"  # text keeps the schedule it was tuned under
+    assert create("cnn", SPECS["sequence"]).readout == "avg"
+    assert "weight_decay" not in create("cnn", SPECS["image"]).train_defaults
+
+
+@pytest.mark.parametrize("cell", [torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN])
+def test_one_way_recurrence_over_padding_equals_packed(cell):
+    """run_rnn runs a one-way PyTorch RNN over the padded batch (faster than packing); the real steps' outputs and
+    the final states must be the packed ones, and padding's outputs zero as packing leaves them."""
+    from blobbotronic.models.rnn import run_rnn
+
+    torch.manual_seed(0)
+    rnn = cell(3, 5, 2, batch_first=True)
+    x, lengths = torch.randn(4, 7, 3), torch.tensor([7, 3, 5, 1])
+    out, final = run_rnn(rnn, x, lengths)
+    packed, h = rnn(torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    ref, _ = torch.nn.utils.rnn.pad_packed_sequence(packed, batch_first=True, total_length=7)
+    h = h[0] if isinstance(h, tuple) else h
+    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(final, h[-1])
 
 
 def order_task(n: int = 64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -109,11 +141,34 @@ def test_glyph_model_with_a_character_embedding_beside_the_glyphs(tmp_path, monk
     spec = Spec("g", "text", "classify", (6,), 2, classes="ab", vocab_size=6,
                 extra={"vocab": ["<pad>", "<unk>", "好", "坏", "很", "不"]})
     torch.manual_seed(0)
-    plain = create("glyph_cnn_lstm", spec, size=16)
+    plain = create("glyph_cnn_lstm", spec, size=16, embed_dim=0)
+    assert plain.embed is None and plain.lstm.input_size == 64  # glyph features alone
     model = create("glyph_cnn_lstm", spec, size=16, embed_dim=8, bigrams=32)
-    assert model.lstm.input_size == plain.lstm.input_size + 8
+    assert model.lstm.input_size == 64 + 8
     x = torch.tensor([[4, 2, 0, 0, 0, 0], [5, 2, 0, 0, 0, 0]])
     lengths = torch.tensor([2, 2])
     out = model(x, lengths)
     out.sum().backward()
     assert model.embed.embed.weight.grad.abs().sum() > 0 and model.embed.bigram.weight.grad.abs().sum() > 0
+
+
+def test_attributions_take_in_the_pair_embeddings():
+    """Integrated gradients scale a text model's whole input vectors (token plus pair embedding), so they add up
+    to the output's change from all-zero inputs; scaling only the token embedding would leave the pairs' share out."""
+    from blobbotronic.explain.attribution import integrated_gradients
+
+    torch.manual_seed(0)
+    model = create("lstm", TEXT, bigrams=64).eval()
+    with torch.no_grad():
+        model.inputs.embed.bigram.weight.normal_()
+    x, _, lengths = random_batch(TEXT, n=4)
+    target = model(x, lengths).argmax(1)
+    ig = integrated_gradients(model, x, lengths, target=target, steps=64)
+    assert ig.shape == (4, 10, model.inputs.channels)
+    picked = lambda out: out.gather(1, target[:, None]).squeeze(1)  # noqa: E731
+    with torch.no_grad():
+        full = picked(model(x, lengths))
+        handle = model.inputs.embed.vectors.register_forward_hook(lambda m, i, o: torch.zeros_like(o))
+        empty = picked(model(x, lengths))
+        handle.remove()
+    torch.testing.assert_close(ig.flatten(1).sum(1), full - empty, atol=2e-3, rtol=0)

@@ -24,16 +24,21 @@ Mode = Literal["quick", "full"]
 class Arm:
     """One line of an experiment: ``model`` with ``params`` on each of ``datasets``.
 
-    ``datasets`` may map a mode to its own list (``{"quick": [...], "full": [...]}``).
+    ``datasets`` may map a mode to its own list (``{"quick": [...], "full": [...]}``). ``budget`` maps a mode to
+    this arm's training budget where it differs from the claim's (an application with its own data set's pace).
     """
 
     label: str
     model: str
     datasets: tuple[str, ...] | dict[str, tuple[str, ...]]
     params: dict[str, Any] = field(default_factory=dict)
+    budget: dict[str, str | None] = field(default_factory=dict)
 
     def sources(self, mode: Mode) -> tuple[str, ...]:
         return tuple(self.datasets[mode] if isinstance(self.datasets, dict) else self.datasets)
+
+    def budget_for(self, claim: Claim, mode: Mode) -> str | None:
+        return self.budget[mode] if mode in self.budget else claim.budget.get(mode)
 
 
 @dataclass(frozen=True)
@@ -172,18 +177,31 @@ def _stat_json(s: Stat) -> dict[str, Any]:
     return {"mean": s.mean, "ci_low": s.lo, "ci_high": s.hi, "n": s.n}
 
 
+def plan_claim(claim: Claim, mode: Mode, store: Path, device: str = "auto") -> list[Any]:
+    """The claim's runs as compare's RunTasks, nothing trained (the suite trains every claim's runs in one pool)."""
+    from ..compare.runner import compare
+
+    seeds = list(range(claim.seeds[mode]))
+    tasks: list[Any] = []
+    for arm in claim.arms:
+        if arm.sources(mode):
+            tasks += compare(list(arm.sources(mode)), [arm.model], seeds=seeds, budget=arm.budget_for(claim, mode),
+                             params={arm.model: dict(arm.params)} if arm.params else None, store=store,
+                             device=device, plan_only=True, **claim.train)
+    return tasks
+
+
 def run_claim(claim: Claim, mode: Mode, store: Path, out: Path, workers: int | None = None, quiet: bool = True,
               device: str = "auto", on_event: Callable[..., None] | None = None) -> ClaimResult:
     """Train the claim's arms through compare (reusing stored runs), measure, and decide."""
     from ..compare.runner import compare
 
     seeds = list(range(claim.seeds[mode]))
-    budget = claim.budget.get(mode)
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for arm in claim.arms:
         if not arm.sources(mode):
             continue
-        result = compare(list(arm.sources(mode)), [arm.model], seeds=seeds, budget=budget,
+        result = compare(list(arm.sources(mode)), [arm.model], seeds=seeds, budget=arm.budget_for(claim, mode),
                          params={arm.model: dict(arm.params)} if arm.params else None, store=store,
                          workers=workers, quiet=quiet, device=device, on_event=on_event, **claim.train)
         for source in arm.sources(mode):

@@ -31,11 +31,35 @@ def cmd_claims(args: argparse.Namespace) -> None:
     quiet = args.quiet or args.json
     con = console()
 
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("training the claims' runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=con, disable=quiet)
+    job = None
+    printed = -1
+
     def progress(kind: str, cid: str, i: int, n: int) -> None:
-        if not quiet and kind == "start":
+        nonlocal job, printed
+        if quiet:
+            return
+        if kind == "train":  # i of n runs stored (reused ones included)
+            if job is None:
+                bar.start()
+                job = bar.add_task("runs", total=n)
+            bar.update(job, completed=i)
+            if not con.is_terminal and (10 * i) // max(1, n) > printed:  # a log gets a line every tenth
+                printed = (10 * i) // max(1, n)
+                con.print(f"runs stored: {i}/{n}", style="dim")
+        elif kind == "start":
+            if job is not None:
+                bar.stop()
+                job = None
             con.print(f"[{i + 1}/{n}] {cid} ...", style="dim")
 
-    result = run(args.only, args.mode, args.store, args.out, args.workers, args.device, progress, args.debug)
+    try:
+        result = run(args.only, args.mode, args.store, args.out, args.workers, args.device, progress, args.debug)
+    finally:
+        bar.stop()
     emit(args, {"claims": [{"id": c["id"], "verdict": c["verdict"], "evidence": {"key": c["key"], "rule": c["rule"],
                                                                                    **((c.get("evidence") or {}))}}
                            for c in result["claims"]], "report": result["report"]}, show)

@@ -25,6 +25,39 @@ def select(only: str | list[str] | None) -> list[str]:
     return [i for i in ids if i in wanted]
 
 
+def train_all(ids: list[str], mode: Mode, store: Path, workers: int | None, device: str,
+              progress: Callable[[str, str, int, int], None] | None = None) -> None:
+    """Train every selected claim's missing runs in one pool of workers, longest groups first.
+
+    Claim by claim, each arm's few seeds left a worker idle and paid for a pool of its own; one pool over the
+    whole suite keeps every core busy. Each run is stored as it finishes, so an interrupted suite resumes, and
+    the claims then find all their runs in the store. A claim that cannot even be planned (a missing optional
+    package, say) is left to its own turn below, which reports the error.
+    """
+    from ..compare.runner import make_backend, train_pending
+    from ..compare.store import Store
+    from ..train.loop import pick_device
+    from .base import plan_claim
+
+    tasks = []
+    for cid in ids:
+        try:
+            tasks += plan_claim(CLAIMS.get(cid), mode, store, device)
+        except Exception:  # reported when the claim itself runs
+            continue
+    if not tasks:
+        return
+    cuda = str(pick_device(device)).startswith("cuda")
+    engine = make_backend("local", 1 if cuda and not workers else workers)
+
+    def emit(kind: str, **info: Any) -> None:
+        if progress and kind in ("plan", "row"):
+            progress("train", "", info.get("done", info.get("reused", 0)), info["total"])
+
+    with Store(store) as db:
+        train_pending(tasks, db, engine, True, emit)
+
+
 def run(only: str | list[str] | None = None, mode: Mode = "quick", store: str | Path | None = None,
         out: str | Path = DEFAULT_OUT, workers: int | None = None, device: str = "auto",
         progress: Callable[[str, str, int, int], None] | None = None, debug: bool = False) -> dict[str, Any]:
@@ -42,6 +75,7 @@ def run(only: str | list[str] | None = None, mode: Mode = "quick", store: str | 
     out.mkdir(parents=True, exist_ok=True)
     store = Path(store or DEFAULT_STORE)
     start = time.perf_counter()
+    train_all(ids, mode, store, workers, device, progress)
     results, figures = [], {}
     for i, cid in enumerate(ids):
         claim = CLAIMS.get(cid)

@@ -292,6 +292,27 @@ def pending_groups(tasks: list[RunTask], done: set[RunKey], workers: int) -> lis
     return out
 
 
+def train_pending(tasks: list[RunTask], db: Store, engine: Any, batch_seeds: bool = True,
+                  emit: Callable[..., None] | None = None) -> tuple[int, int]:
+    """Train the tasks not yet in ``db`` (seed groups where ``batch_seeds``), storing each as it finishes;
+    returns (runs trained, runs reused). Emits "plan" once and "row" per stored run."""
+    emit = emit or (lambda kind, **info: None)
+    unique = list({t.key: t for t in tasks}.values())  # two grids may ask for the same run: train it once
+    done = db.done()
+    todo_runs = [t for t in unique if t.key not in done]
+    reused = len(unique) - len(todo_runs)
+    emit("plan", phase="run", total=len(unique), reused=reused)
+    ran = 0
+    work = pending_groups(unique, done, getattr(engine, "workers", 1) or 1) if batch_seeds else todo_runs
+    for res in engine.run(work):
+        group = rows_of(res)  # a seed group's result holds several rows: stored together, in one transaction
+        db.put_many(group)
+        for row in group:
+            ran += 1
+            emit("row", row=row, done=reused + ran, total=len(unique))
+    return ran, reused
+
+
 def _as_list(v: str | Iterable[str]) -> list[str]:
     items = v.split(",") if isinstance(v, str) else list(v)
     return [s.strip() for s in items if str(s).strip()]
@@ -301,8 +322,8 @@ def compare(datasets: str | Iterable[str], models: str | Iterable[str], seeds: i
             budget: str | None = None, params: dict[str, dict[str, Any]] | None = None, tune: int = 0,
             store: str | Path | Store = DEFAULT_STORE, backend: str = "local", workers: int | None = None,
             quiet: bool = True, device: str = "auto", on_event: Callable[..., None] | None = None,
-            batch_seeds: bool = True, address: str | None = None, skip_bad: bool = False,
-            **config: Any) -> Comparison:
+            batch_seeds: bool = True, address: str | None = None, skip_bad: bool = False, plan_only: bool = False,
+            **config: Any) -> Any:
     """Train every model on every data set for every seed under the same budget; return rows and statistics.
 
     ``params`` maps a model name to its parameters; ``tune=K`` gives each (data set, model) K Optuna
@@ -311,6 +332,8 @@ def compare(datasets: str | Iterable[str], models: str | Iterable[str], seeds: i
     ``batch_seeds`` trains the seeds of one model as one stacked computation where the model allows it
     (compare/groups.py; the same rows up to rounding); ``address`` is the Ray cluster for ``backend="ray"``.
     ``skip_bad`` leaves unreadable files of image or clip folders out, counted in the rows and the report.
+    ``plan_only`` returns the grid's RunTasks without training or storing anything (``train_pending`` runs
+    the tasks of several grids in one pool: the claims suite does that).
     """
     from ..models import create, resolve_params
     from ..train import TrainConfig
@@ -390,19 +413,13 @@ def compare(datasets: str | Iterable[str], models: str | Iterable[str], seeds: i
         for seed in seeds:
             tasks.append(RunTask(source, name, seed, resolved, cfg, RunKey(source, name, h, seed, ver), info, skip_bad))
     tasks.sort(key=lambda t: (t.seed, datasets.index(t.dataset), models.index(t.model)))  # whole seeds first
-    done = db.done()
-    todo_runs = [t for t in tasks if t.key not in done]
-    emit("plan", phase="run", total=len(tasks), reused=len(tasks) - len(todo_runs))
-    ran = 0
-    work = pending_groups(tasks, done, getattr(engine, "workers", 1) or 1) if batch_seeds else todo_runs
-    for res in engine.run(work):
-        group = rows_of(res)  # a seed group's result holds several rows: stored together, in one transaction
-        db.put_many(group)
-        for row in group:
-            ran += 1
-            emit("row", row=row, done=len(tasks) - len(todo_runs) + ran, total=len(tasks))
+    if plan_only:
+        if not isinstance(store, Store):
+            db.close()
+        return tasks
+    ran, reused = train_pending(tasks, db, engine, batch_seeds, emit)
     rows = db.rows(keys=[t.key for t in tasks])
-    result = Comparison(rows, analyze(rows), db.path, ran=ran, reused=len(tasks) - len(todo_runs), skipped=skipped)
+    result = Comparison(rows, analyze(rows), db.path, ran=ran, reused=reused, skipped=skipped)
     if not isinstance(store, Store):
         db.close()
     return result

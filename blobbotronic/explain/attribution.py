@@ -49,7 +49,14 @@ def device_of(model: nn.Module) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
-def _first_embedding(model: nn.Module) -> nn.Embedding:
+def _first_embedding(model: nn.Module) -> nn.Module:
+    """The layer whose output is the per-token input vectors: a text model's marked TokenVectors (the sum of
+    its token and pair embeddings, or a glyph model's glyph features with them), else its first embedding."""
+    from ..models.base import TokenVectors
+
+    marked = next((m for m in model.modules() if isinstance(m, TokenVectors)), None)
+    if marked is not None:
+        return marked
     for m in model.modules():
         if isinstance(m, nn.Embedding):
             return m

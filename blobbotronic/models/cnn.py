@@ -9,7 +9,8 @@ from torch import nn
 
 from ..data.spec import Spec
 from . import MODELS
-from .base import AsSequence, Model, length_mask, make_head, pool_time
+from .base import (BIGRAM_BUCKETS, TEXT_EMBED_DROPOUT, TEXT_TRAIN_DEFAULTS, AsSequence, Model, length_mask, make_head,
+                   pool_time)
 
 
 class MaxPool1d(nn.MaxPool1d):
@@ -85,8 +86,8 @@ class CNN(Model):
         norm: Literal["auto", "none", "batch", "group"] = "auto",
         readout: Literal["auto", "flatten", "avg", "max"] = "auto",
         dropout: float = 0.0,
-        bigrams: int = 0,
-        embed_dropout: float = 0.0,
+        bigrams: int = BIGRAM_BUCKETS,
+        embed_dropout: float = TEXT_EMBED_DROPOUT,
     ):
         super().__init__(spec)
         self.dims = 2 if spec.modality == "image" else 1
@@ -100,7 +101,9 @@ class CNN(Model):
             norm = "batch" if spec.modality == "sequence" else "none"
         self.body, out_size = conv_stack(self.dims, in_ch, size, width=width, depth=depth, kernel=kernel, pool=pool,
                                          norm=norm)
-        self.readout = readout if readout != "auto" else ("flatten" if self.dims == 2 else "avg")
+        self.readout = readout if readout != "auto" else {"image": "flatten", "text": "max"}.get(spec.modality, "avg")
+        if spec.modality == "text":
+            self.train_defaults = {**self.train_defaults, **TEXT_TRAIN_DEFAULTS}
         self.pools = sum(isinstance(m, (nn.MaxPool1d, nn.MaxPool2d)) for m in self.body)
         dim = width * (1 if self.readout in ("avg", "max") else int(torch.tensor(out_size).prod()))
         self.drop = nn.Dropout(dropout) if dropout else nn.Identity()

@@ -14,7 +14,9 @@ from torch import nn
 
 from ..data.spec import Spec
 from . import MODELS
-from .base import Model, TextEmbedding, length_mask, make_head, pool_time
+from .base import (BIGRAM_BUCKETS, TEXT_EMBED_DROPOUT, TEXT_TRAIN_DEFAULTS, Model, TextEmbedding, TokenVectors,
+                   length_mask, make_head, pool_time)
+from .rnn import run_rnn
 
 
 def run_lstm(lstm: nn.LSTM, seq: torch.Tensor, lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -80,7 +82,7 @@ class GlyphCNNLSTM(Model):
     2 x 4 x hidden^2 per character for the bidirectional LSTM.
     """
 
-    train_defaults = {"lr": 3e-3, "clip": 1.0}
+    train_defaults = {"lr": 3e-3, "clip": 1.0, **TEXT_TRAIN_DEFAULTS}
 
     def __init__(
         self,
@@ -93,14 +95,15 @@ class GlyphCNNLSTM(Model):
         bidirectional: bool = True,
         readout: Literal["last", "mean", "max"] = "mean",
         dropout: float = 0.2,
-        embed_dim: int = 0,
-        bigrams: int = 0,
-        embed_dropout: float = 0.0,
+        embed_dim: int = 64,
+        bigrams: int = BIGRAM_BUCKETS,
+        embed_dropout: float = TEXT_EMBED_DROPOUT,
     ):
         super().__init__(spec)
         from ..data.glyphs import glyph_table
 
         self.readout = readout
+        self.tokens = TokenVectors()  # each character's input (glyph features, then its embedding): attributed here
         # Glyce (Meng et al. 2019): a learned character embedding (and its bigram) beside the glyph features
         self.embed = TextEmbedding(spec.vocab_size, embed_dim, bigrams=bigrams) if embed_dim else None
         self.embed_drop = nn.Dropout(embed_dropout) if embed_dropout else nn.Identity()
@@ -119,10 +122,10 @@ class GlyphCNNLSTM(Model):
         vectors = self.cnn(self.glyphs[ids])[where] * (x != 0)[..., None]  # (B, L, dim)
         if self.embed is not None:
             vectors = torch.cat([vectors, self.embed(x)], -1)
-        return self.embed_drop(vectors)
+        return self.tokens(self.embed_drop(vectors))
 
     def forward_features(self, x, lengths=None):
-        out, final = run_lstm(self.lstm, self.token_vectors(x), lengths)
+        out, final = run_rnn(self.lstm, self.token_vectors(x), lengths)
         if self.readout != "last":
             mask = length_mask(lengths, out.shape[1], out.device)
             final = pool_time(out, (x != 0) if mask is None else mask, self.readout)
