@@ -8,6 +8,10 @@ from pathlib import Path
 from .base import Arm, Claim, Evidence, Verdict, register
 
 # (application, data set, model, headline metric, the level that counts as useful)
+# --quick trains these two for fewer epochs than their data sets' defaults: measured here (seed 0), the MNIST CNN
+# reached 0.972 after 5 epochs as after 15, and the date translator 0.998 exact match after 5 epochs of 20.
+QUICK_BUDGET = {"mnist_5k": "5 epochs", "date_translation": "5 epochs"}
+
 APPS = [
     ("face detection", "faces", "cnn", "accuracy", 0.85),
     ("medical measurements", "breast_cancer", "mlp", "accuracy", 0.90),
@@ -60,6 +64,7 @@ register(Claim(
           "and speech.",
     experiment="Each application end to end on real offline data (faces, tumour measurements, MNIST, movie "
                "reviews, tweets, spoken digits) or an honest generator (dates to ISO 8601).",
-    arms=[Arm(app, model, (ds,)) for app, ds, model, _, _ in APPS],
+    arms=[Arm(app, model, (ds,), budget={"quick": QUICK_BUDGET[ds]} if ds in QUICK_BUDGET else {})
+          for app, ds, model, _, _ in APPS],
     decide=decide, figures=_figure, seeds={"quick": 2, "full": 5}, order=160,
 ))
