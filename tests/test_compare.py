@@ -138,6 +138,26 @@ def test_rerun_skips_finished_rows_and_gives_the_same_summary(uninterrupted):
     assert wider.ran == 1 and wider.rows[0]["params"]["hidden"] == 8
 
 
+def test_planned_tasks_are_the_grids_runs_and_train_once_across_grids(tmp_path, uninterrupted):
+    """plan_only trains and stores nothing, and its tasks carry the keys the grid stores; train_pending runs two
+    grids' tasks in one go, training a run both ask for once (the claims suite relies on both)."""
+    from blobbotronic.compare.runner import make_backend, train_pending
+
+    store, first, _ = uninterrupted
+    planned = compare(**GRID, store=tmp_path / "plan.db", plan_only=True)
+    with Store(tmp_path / "plan.db") as s:
+        assert s.count() == 0
+    stored = {(r["dataset"], r["model"], r["seed"], r["params_hash"]) for r in first.rows}
+    assert {(t.dataset, t.model, t.seed, t.key.params_hash) for t in planned} == stored
+    other = compare("digits", "mlp", seeds=[0, 5], budget="40 steps", store=tmp_path / "two.db", plan_only=True)
+    heard = []
+    with Store(tmp_path / "two.db") as db:
+        ran, reused = train_pending(planned + other, db, make_backend("local", 1), emit=lambda k, **i: heard.append(k))
+        assert (ran, reused) == (10, 0) and db.count() == 10  # mlp seed 0 is in both grids: trained once
+        assert heard.count("row") == 10
+        assert train_pending(other, db, make_backend("local", 1)) == (0, 2)
+
+
 def test_incompatible_pairs_are_skipped_and_bad_grids_refused(tmp_path):
     res = compare("xor", "mlp,cnn", seeds=1, budget="20 steps", store=tmp_path / "x.db", workers=1)
     assert [r["model"] for r in res.rows] == ["mlp"] and "cnn on xor" in res.skipped[0]
