@@ -130,3 +130,39 @@ def test_compile_switch_reports_compile_time_apart():
     assert comp.cost["compile_seconds"] > 0 and "compile_seconds" not in plain.cost
     assert comp.cost["train_seconds"] < comp.cost["compile_seconds"] + plain.cost["train_seconds"] * 50
     assert comp.history[-1]["train_loss"] == pytest.approx(plain.history[-1]["train_loss"], rel=1e-3)
+
+
+def test_flops_count_the_fused_lstm_and_attention_kernels():
+    """torch's counter misses the fused CPU LSTM and the fused attention inference path: both are counted."""
+    from torch import nn
+
+    from blobbotronic.data.spec import Split
+    from blobbotronic.train.metrics import flops_per_sample
+
+    class Wrap(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x, lengths=None):
+            out = self.inner(x)
+            return out[0] if isinstance(out, tuple) else out
+
+    split = Split(torch.randn(2, 10, 8), torch.zeros(2, dtype=torch.long))
+    lstm = nn.LSTM(8, 16, num_layers=2, bidirectional=True, batch_first=True)
+    # by hand: 10 steps x 2 directions x 2 x 4 gates x 16 x (input + 16), layer 1 reads 8, layer 2 reads 32
+    assert flops_per_sample(Wrap(lstm), split) == 10 * 2 * 2 * 4 * 16 * (8 + 16) + 10 * 2 * 2 * 4 * 16 * (32 + 16)
+    gru = nn.GRU(8, 16, batch_first=True)  # counted by torch itself: not counted twice
+    assert flops_per_sample(Wrap(gru), split) == 10 * 2 * 3 * 16 * (8 + 16)
+    layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, batch_first=True)
+    # at least the two feed-forward products (10 positions x 2 x 8 x 16, twice) and the four projections
+    assert flops_per_sample(Wrap(layer), split) >= 10 * 2 * 8 * 16 * 2 + 4 * 10 * 2 * 8 * 8
+
+
+def test_validation_checks_never_cost_more_than_training():
+    from blobbotronic.train.loop import checks_every
+
+    assert checks_every(3000, 500, 100) == 100  # a long run: about 30 checks
+    assert checks_every(122, 2600, 128) == 41  # one epoch, large validation split: 3 checks, not 30
+    assert checks_every(None, 100, 100) == 100  # a time budget: as if 3000 steps
+    assert checks_every(10, 5, 100) == 1

@@ -34,7 +34,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from ..data.spec import Dataset
 from ..models.rnn import FastGRU, GRUScan
-from .loop import Run, TrainConfig, _schedule, fit, pick_device, roomy_malloc, seed_everything, test_metrics
+from .loop import Run, TrainConfig, _schedule, checks_every, fit, pick_device, roomy_malloc, seed_everything, test_metrics
 from .metrics import count_params, evaluate, flops_per_sample, headline, peak_rss_mb, reset_peak_rss
 from .tasks import Task, task_for
 
@@ -263,7 +263,7 @@ def _fit_stacked(models: list[nn.Module], data: Dataset, config: TrainConfig, se
         factor = _schedule(cfg.schedule, cfg.warmup)
         n, bs = len(data.train), cfg.batch_size
         total = cfg.budget.steps_for(n, bs)
-        eval_every = cfg.eval_every or max(1, (total or 3000) // 30)
+        eval_every = cfg.eval_every or checks_every(total, len(data.val), bs)
         active = list(range(N))  # positions in ``seeds`` of the seeds still in the stack, in stack order
         best = [(-math.inf, -math.inf)] * N  # as fit(): (signed headline, -loss) on validation, larger is better
         best_step = [0] * N

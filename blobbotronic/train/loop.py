@@ -30,7 +30,7 @@ class TrainConfig:
     schedule: Literal["cosine", "constant"] | None = None
     warmup: float = 0.02  # fraction of the budget spent ramping the learning rate up
     clip: float | None = None  # gradient-norm clipping; recurrent families default to 1.0
-    eval_every: int | None = None  # steps between validation checks; None: about 30 checks a run
+    eval_every: int | None = None  # steps between validation checks; None: see checks_every()
     patience: int | None = 10  # checks without improvement before stopping; None: never stop early
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -219,6 +219,15 @@ def _schedule(kind: str, warmup: float):
     return factor
 
 
+def checks_every(total: int | None, n_val: int, batch_size: int) -> int:
+    """Steps between validation checks when the config leaves it open: about 30 checks a run, but never so
+    often that checking costs more than about a sixth of training. A check reads the validation split forward
+    only (about a third of a training step per sample), so checking every 2 * n_val / batch_size steps keeps
+    it near 15% of the time. Measured: one epoch of the LSTM on chinese_sentiment (122 steps, 2,600 validation
+    texts) spent half its 33 s in 30 checks. Depends on sizes only, so a seed reproduces the run."""
+    return max(1, (total or 3000) // 30, math.ceil(2 * n_val / batch_size))
+
+
 def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
         callbacks: Sequence[Callback] = (), **overrides: Any) -> Run:
     """Train ``model`` on ``data.train`` under the config's budget, choosing the best weights on
@@ -252,7 +261,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
     factor = _schedule(cfg.schedule, cfg.warmup)
     n, bs = len(data.train), cfg.batch_size
     total = cfg.budget.steps_for(n, bs)
-    eval_every = cfg.eval_every or max(1, (total or 3000) // 30)
+    eval_every = cfg.eval_every or checks_every(total, len(data.val), bs)
     state = State(total_steps=total, seconds=cfg.budget.seconds, eval_every=eval_every)
     cbs = list(callbacks)
     if cfg.patience is not None:
