@@ -80,12 +80,6 @@ def export(model: nn.Module, spec: Spec | None, path: str | Path, format: str = 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with_lengths = uses_lengths(spec)
-    if with_lengths and _packs_both_ways(model):
-        raise BlobError(
-            f"Model {getattr(model, 'name', '?')!r} is a bidirectional LSTM/RNN reading variable-length text; ONNX and "
-            "TorchScript tracing have no packed sequences, so its backward pass cannot be exported exactly. Export a "
-            "one-way model (bidirectional=false) or a GRU (bidirectional GRUs export)."
-        )
     was_training = model.training
     device = next(iter(model.parameters()), torch.empty(0)).device
     model = model.cpu().eval()
@@ -112,10 +106,6 @@ def export(model: nn.Module, spec: Spec | None, path: str | Path, format: str = 
     return {"path": str(path), "format": format, "exporter": exporter, "inputs": record_inputs,
             "outputs": [output], "output_shape": ["batch", spec.n_outputs], "max_abs_diff": diff,
             "tolerance": TOLERANCE, "model": getattr(model, "name", ""), "spec": spec.name}
-
-
-def _packs_both_ways(model: nn.Module) -> bool:
-    return any(isinstance(m, (nn.LSTM, nn.RNN)) and m.bidirectional for m in model.modules())
 
 
 @contextlib.contextmanager

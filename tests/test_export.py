@@ -24,6 +24,7 @@ CASES = [
     ("rnn", "sequence", {}),
     ("lstm", "sequence", {"layers": 2}),
     ("lstm", "text", {}),  # variable lengths, no packed sequences in ONNX
+    ("lstm", "text", {"bidirectional": True, "layers": 2}),  # each way over the padding, no packing
     ("gru", "sequence", {}),  # FastGRU's custom autograd.Function, exported through its plain-op twin
     ("gru", "text", {"bidirectional": True}),
     ("attention", "sequence", {}),
@@ -119,12 +120,6 @@ def _has_node(fn, name, depth=40):
     return False
 
 
-def test_bidirectional_packed_lstm_on_text_is_refused_with_a_reason(tmp_path):
-    spec = SPECS["text"]
-    with pytest.raises(BlobError, match="bidirectional"):
-        export(create("lstm", spec, bidirectional=True), spec, tmp_path / "m.onnx", "onnx")
-
-
 def test_unknown_format_is_a_blob_error(tmp_path):
     with pytest.raises(BlobError, match="onnx, torchscript"):
         export(create("mlp", SPECS["table"]), SPECS["table"], tmp_path / "m", "tflite")
@@ -160,7 +155,7 @@ def _sweep():
 
 
 # Registered models known not to export yet, and why (they are checked anyway: a fix shows up as XPASS).
-NOT_YET = {"glyph_cnn_lstm": "models/text.py packs variable-length sequences, which neither exporter traces"}
+NOT_YET: dict[str, str] = {}
 
 
 @pytest.mark.slow

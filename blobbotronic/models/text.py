@@ -19,21 +19,6 @@ from .base import (BIGRAM_BUCKETS, TEXT_EMBED_DROPOUT, TEXT_TRAIN_DEFAULTS, Mode
 from .rnn import run_rnn
 
 
-def run_lstm(lstm: nn.LSTM, seq: torch.Tensor, lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run an LSTM over padded input (packed when lengths are known): outputs (B, L, D*H) and the final
-    state of the last layer (B, D*H), both directions concatenated."""
-    if lengths is not None:
-        packed = nn.utils.rnn.pack_padded_sequence(
-            seq, lengths.cpu().clamp_min(1), batch_first=True, enforce_sorted=False
-        )
-        out, (h, _) = lstm(packed)
-        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=seq.shape[1])
-    else:
-        out, (h, _) = lstm(seq)
-    dirs = 2 if lstm.bidirectional else 1
-    return out, torch.cat(list(h[-dirs:]), -1)
-
-
 # --- glyphs ----------------------------------------------------------------------------------------
 
 
@@ -118,8 +103,13 @@ class GlyphCNNLSTM(Model):
 
     def token_vectors(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L) ids -> (B, L, dim): the CNN runs once per distinct id in the batch."""
-        ids, where = torch.unique(x.clamp(0, len(self.glyphs) - 1), return_inverse=True)
-        vectors = self.cnn(self.glyphs[ids])[where] * (x != 0)[..., None]  # (B, L, dim)
+        x = x.clamp(0, len(self.glyphs) - 1)
+        if torch.jit.is_tracing() or torch.compiler.is_exporting():  # a traced graph fixes how many are distinct:
+            vectors = self.cnn(self.glyphs)[x]  # exported, the CNN reads the whole vocabulary (the same numbers)
+        else:
+            ids, where = torch.unique(x, return_inverse=True)
+            vectors = self.cnn(self.glyphs[ids])[where]
+        vectors = vectors * (x != 0)[..., None]  # (B, L, dim)
         if self.embed is not None:
             vectors = torch.cat([vectors, self.embed(x)], -1)
         return self.tokens(self.embed_drop(vectors))
@@ -183,7 +173,7 @@ class BiLSTMTagger(Tagger):
         self.lstm = nn.LSTM(embed_dim, hidden, layers, batch_first=True, bidirectional=True)
 
     def forward_features(self, x, lengths=None):
-        out, _ = run_lstm(self.lstm, self.embed(x), lengths)
+        out, _ = run_rnn(self.lstm, self.embed(x), lengths)
         return out
 
 
@@ -237,7 +227,7 @@ class CNNBiLSTMTagger(Tagger):
 
     def forward_features(self, x, lengths=None):
         h = run_convs(self.convs, self.embed(x), length_mask(lengths, x.shape[1], x.device))
-        out, _ = run_lstm(self.lstm, h, lengths)
+        out, _ = run_rnn(self.lstm, h, lengths)
         return out
 
 

@@ -47,55 +47,33 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _lstm_flops(lstm: nn.LSTM, inputs: tuple) -> int:
-    """Multiply-adds of an LSTM's gates, counted by hand: torch's counter does not see the fused CPU kernel."""
-    x = inputs[0]
-    if isinstance(x, nn.utils.rnn.PackedSequence):
-        steps = int(x.batch_sizes.sum())
-    else:
-        steps = x.shape[0] * x.shape[1] if x.dim() == 3 else x.shape[0]
-    dirs = 2 if lstm.bidirectional else 1
-    total, size_in = 0, lstm.input_size
-    for _ in range(lstm.num_layers):
-        total += steps * dirs * 2 * 4 * lstm.hidden_size * (size_in + lstm.hidden_size)
-        size_in = lstm.hidden_size * dirs
-    return total
+def _fused_lstm_flops(inp, w_ih, w_hh, *args, out_shape=None, **kwargs) -> int:
+    """One direction of one layer of the fused CPU LSTM: 2 x steps x batch x 4H x (input + H)."""
+    return 2 * inp[0] * inp[1] * w_ih[0] * (w_ih[1] + w_hh[1])
 
 
 def flops_per_sample(model: nn.Module, split: Split) -> int | None:
     """Forward FLOPs for one sample, counted by torch's flop counter (matrix products and convolutions).
 
-    Two kernels escape that counter and are counted apart: the fused CPU LSTM (by its gate sizes, when the
-    counter saw nothing inside it) and the fused inference path of attention layers (switched off here)."""
+    Two kernels escape that counter and are counted here: the fused CPU LSTM (by its gate sizes) and the fused
+    inference path of attention layers (switched off while counting)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     was = model.training
     model.eval()
-    extra: list[int] = []
-    hooks = []
+    fastpath = torch.backends.mha.get_fastpath_enabled()
     try:
         lengths = None if split.lengths is None else split.lengths[:1]
-        counter = FlopCounterMode(display=False)
-        for m in model.modules():
-            if isinstance(m, nn.LSTM):
-                seen: list[int] = []
-                hooks.append(m.register_forward_pre_hook(lambda mod, inp, seen=seen: seen.append(
-                    counter.get_total_flops())))
-                hooks.append(m.register_forward_hook(lambda mod, inp, out, seen=seen: extra.append(
-                    _lstm_flops(mod, inp) if counter.get_total_flops() == seen.pop() else 0)))
-        fastpath = torch.backends.mha.get_fastpath_enabled()
+        extra = {torch.ops.aten.mkldnn_rnn_layer: _fused_lstm_flops} if hasattr(torch.ops.aten, "mkldnn_rnn_layer") \
+            else {}
         torch.backends.mha.set_fastpath_enabled(False)
-        try:
-            with torch.no_grad(), counter:
-                model(split.x[:1], lengths)
-        finally:
-            torch.backends.mha.set_fastpath_enabled(fastpath)
-        return int(counter.get_total_flops()) + sum(extra)
+        with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=extra) as counter:
+            model(split.x[:1], lengths)
+        return int(counter.get_total_flops())
     except Exception:  # some fused kernels are not counted; report unknown rather than a wrong number
         return None
     finally:
-        for h in hooks:
-            h.remove()
+        torch.backends.mha.set_fastpath_enabled(fastpath)
         model.train(was)
 
 
