@@ -57,6 +57,7 @@ register(Claim(
     arms=[Arm(m, m, ("ball_flight",)) for m in ("frame_cnn", "crnn")],
     decide=decide_frame,
     figures=lambda ev, out: [(bars(ev, Path(out) / "single-frame.png"), "Test accuracy; chance is 0.5.")],
+    seeds={"quick": 2, "full": 5},  # the per-frame CNN scores exactly 0.500 on every seed measured
     order=140,
 ))
 
@@ -66,8 +67,9 @@ VIDEO_MODELS = {"quick": ("crnn", "frame_cnn"), "full": ("crnn", "frame_cnn", "c
 
 
 # --quick trains the moving digits for 4 epochs (measured, seed 0: CRNN 0.996, per-frame CNN 0.584; their default 10
-# gave 1.000 and 0.668 at 2.5x the time); gestures keep their 20 (5 gave the CRNN 0.671).
-VIDEO_QUICK_BUDGET = {"moving_digits_direction": "4 epochs"}
+# gave 1.000 and 0.668 at 2.5x the time), the gestures for 12 of their 20 (the CRNN's validation accuracy: 0.976
+# after 12, 0.971 after 20; 5 gave 0.671).
+VIDEO_QUICK_BUDGET = {"moving_digits_direction": "4 epochs", "gestures": "12 epochs"}
 
 
 def _video_arms() -> list[Arm]:

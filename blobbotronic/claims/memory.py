@@ -14,7 +14,9 @@ from ..explain.horizon import HorizonConfig, data_name, horizons, outcomes, succ
 from .base import Arm, Claim, Context, Evidence, Verdict, register
 from .figures import lines
 
-LAGS = {"quick": (10, 30, 100), "full": (10, 30, 100, 300, 1000)}
+# --quick stops at lag 30: measured (3 seeds), the RNN solves 10 and one seed in three solves 30, the LSTM solves 10 and
+# 30, and neither solves 100 within this budget: that lag cost 173 s of training and could not change the verdict.
+LAGS = {"quick": (10, 30), "full": (10, 30, 100, 300, 1000)}
 MODELS = {"quick": ("rnn", "lstm"), "full": ("rnn", "lstm", "gru")}
 CFG = HorizonConfig()
 TRAIN = {"batch_size": CFG.batch_size, "patience": CFG.patience}

@@ -10,6 +10,7 @@ from .figures import bars
 DATA = ("mnist1d", "mnist1d_shuffled")
 COLLAPSE = 0.05  # an order-aware model loses at least this much accuracy when positions are shuffled
 HOLDS = 0.03  # an order-blind model changes by less than this
+BUDGET = {"quick": "2000 steps", "full": None}
 
 
 def decide(ev: Evidence) -> Verdict:
@@ -39,6 +40,6 @@ register(Claim(
     arms=[Arm(m, m, DATA) for m in ("gru", "cnn", "mlp")],
     decide=decide,
     figures=lambda ev, out: [(bars(ev, Path(out) / "rnn-sequence.png"), "Test accuracy, plain and shuffled.")],
-    budget={"quick": "2000 steps", "full": None},
+    budget=BUDGET,
     order=80,
 ))

@@ -5,10 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 from .base import Arm, Claim, Evidence, Verdict, register
+from .rnn_sequence import BUDGET as RNN_SEQUENCE_BUDGET
 from .figures import bars
 
 SEQ_DATA = {"quick": ("gunpoint", "japanese_vowels", "mnist1d"),
             "full": ("gunpoint", "japanese_vowels", "basic_motions", "mnist1d", "spoken_digits", "movie_sentiment")}
+RECURRENT = ("lstm", "gru")
+# --quick budgets where they differ from the data set's own. MNIST-1D: rnn-sequence's, so both claims read the same
+# runs (trained once); its LSTM is left out there (the GRU stands for the recurrent family: 98 s of training for
+# three seeds). GunPoint: 600 of its 1,500 steps (measured: the CNN reaches 1.000 by then; the LSTM's early stops
+# fell at 550-1,350 steps, 0.81-0.90).
+QUICK_BUDGET = {"gunpoint": "600 steps", "mnist1d": RNN_SEQUENCE_BUDGET["quick"]}
+QUICK_SKIP = {("lstm", "mnist1d")}
+
+
+def _arms() -> list[Arm]:
+    """Each model on all its --full data sets in one arm, and on each --quick data set in an arm with its budget."""
+    arms = []
+    for m in ("cnn", *RECURRENT):
+        arms.append(Arm(m, m, {"quick": (), "full": SEQ_DATA["full"]}))
+        arms += [Arm(m, m, {"quick": (ds,), "full": ()}, budget={"quick": QUICK_BUDGET[ds]} if ds in QUICK_BUDGET
+                     else {}) for ds in SEQ_DATA["quick"] if (m, ds) not in QUICK_SKIP]
+    return arms
+
+
 COSTS = ("train_seconds", "peak_rss_mb")
 
 
@@ -16,7 +36,7 @@ def decide_cnn(ev: Evidence) -> Verdict:
     """The claim is that a CNN on sequences needs much more effort and memory (and, implicitly, does worse)."""
     tally, notes = {"cnn_as_good_and_cheaper": 0, "rnn_better": 0, "other": 0}, []
     for ds in dict.fromkeys(d for _, d in ev.rows):
-        best_rnn = max(("lstm", "gru"), key=lambda a: ev.metric(a, ds).mean)
+        best_rnn = max((a for a in RECURRENT if (a, ds) in ev.rows), key=lambda a: ev.metric(a, ds).mean)
         diff = ev.paired("cnn", best_rnn, ds)
         cheaper = all(ev.cost("cnn", ds, c).mean <= ev.cost(best_rnn, ds, c).mean for c in COSTS)
         if diff.high >= 0 and cheaper:
@@ -47,10 +67,10 @@ register(Claim(
     claim="Using a CNN's spatial filters on temporal data is a roundabout way that needs much more effort and memory.",
     experiment="1-D CNN against LSTM and GRU on real sequence tasks (UCR/UEA gesture and speech series, MNIST-1D; "
                "spoken digits and movie-review text in --full): accuracy, training time, peak memory, parameters.",
-    arms=[Arm(m, m, SEQ_DATA) for m in ("cnn", "lstm", "gru")],
+    arms=_arms(),
     decide=decide_cnn,
     figures=lambda ev, out: [(bars(ev, Path(out) / "cnn-on-sequences.png"), "Test accuracy per data set.")],
-    budget={"quick": "40 epochs", "full": None},
+    budget={"quick": None, "full": None},  # each data set's own (40 epochs left GunPoint's 50 series at chance)
     order=110,
 ))
 
