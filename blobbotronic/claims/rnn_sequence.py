@@ -10,7 +10,9 @@ from .figures import bars
 DATA = ("mnist1d", "mnist1d_shuffled")
 COLLAPSE = 0.05  # an order-aware model loses at least this much accuracy when positions are shuffled
 HOLDS = 0.03  # an order-blind model changes by less than this
-BUDGET = {"quick": "2000 steps", "full": None}
+# --quick: 1,200 steps (measured, seed 0: the GRU's validation accuracy 0.927 there, 0.940 after 2,000; shuffled it
+# stays near 0.5 either way); cnn-on-sequences reads the same MNIST-1D runs
+BUDGET = {"quick": "1200 steps", "full": None}
 
 
 def decide(ev: Evidence) -> Verdict:
