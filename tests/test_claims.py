@@ -45,18 +45,20 @@ def test_perceptron_verdicts():
     assert perceptron.decide(evidence({**good, ("mlp", "xor"): [0.75, 0.5, 0.75]})).verdict == "mixed"
 
 
-def test_pooling_verdict_reads_measured_speed(monkeypatch):
-    def ev(speed_pool: float) -> Evidence:
+def test_pooling_verdict_reads_flops_and_the_measured_speed(monkeypatch):
+    def ev(speed_pool: float, flops_pool: float = 1e5) -> Evidence:
         return Evidence({
-            ("pool", "digits"): [row(i, 0.98, steps_per_second=speed_pool, flops_per_sample=1e5) for i in range(3)],
+            ("pool", "digits"): [row(i, 0.98, steps_per_second=speed_pool, flops_per_sample=flops_pool)
+                                 for i in range(3)],
             ("no pool", "digits"): [row(i, 0.98, steps_per_second=100.0, flops_per_sample=4e5) for i in range(3)],
         })
 
     assert pooling_cost.decide(ev(300.0)).verdict == "supported"
-    assert pooling_cost.decide(ev(105.0)).verdict == "refuted"
-    assert pooling_cost.decide(ev(130.0)).verdict == "mixed"
-    monkeypatch.setattr(pooling_cost, "MUCH_FASTER", 1.2)
-    assert pooling_cost.decide(ev(130.0)).verdict == "supported"
+    assert pooling_cost.decide(ev(130.0)).verdict == "supported"  # 4x fewer FLOPs, measurably faster
+    assert pooling_cost.decide(ev(105.0)).verdict == "refuted"  # not measurably faster
+    assert pooling_cost.decide(ev(130.0, flops_pool=3e5)).verdict == "mixed"  # faster, but 1.3x fewer FLOPs
+    monkeypatch.setattr(pooling_cost, "MUCH_LESS", 5.0)
+    assert pooling_cost.decide(ev(300.0)).verdict == "mixed"
 
 
 def test_claims_command_runs_writes_report_and_reuses_the_store(tmp_path, capsys):
