@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .base import Arm, Claim, Evidence, Verdict, register
-from .cnn_position import BUDGET as POSITION_BUDGET, DATA as MNIST
+from .cnn_position import BUDGET as POSITION_BUDGET
+from .cnn_position import DATA as MNIST
 
 # (application, data set, model, headline metric, the level that counts as useful)
 # --quick trains these for fewer epochs than their data sets' defaults; measured here (seed 0): the MNIST CNN

@@ -41,6 +41,20 @@ class Arm:
         return self.budget[mode] if mode in self.budget else claim.budget.get(mode)
 
 
+def arms_per_quick_set(models: tuple[str, ...], data: dict[str, tuple[str, ...]], quick_budget: dict[str, str],
+                       quick_models: tuple[str, ...] | None = None, skip: frozenset = frozenset()) -> list[Arm]:
+    """Each model on all its --full data sets in one arm, and (``quick_models``, default all) on each --quick data
+    set in an arm of its own with that set's --quick budget where ``quick_budget`` gives one; (model, set) pairs
+    in ``skip`` are left out of --quick."""
+    arms = []
+    for m in models:
+        arms.append(Arm(m, m, {"quick": (), "full": data["full"]}))
+        if quick_models is None or m in quick_models:
+            arms += [Arm(m, m, {"quick": (ds,), "full": ()}, budget={"quick": quick_budget[ds]} if ds in quick_budget
+                         else {}) for ds in data["quick"] if (m, ds) not in skip]
+    return arms
+
+
 @dataclass(frozen=True)
 class Verdict:
     """``verdict`` is supported, refuted or mixed; ``key`` the one number a reader needs; ``rule`` the predicate."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import Arm, Claim, Evidence, Verdict, register
+from .base import Arm, Claim, Evidence, Verdict, arms_per_quick_set, register
 from .figures import bars
 
 
@@ -72,17 +72,6 @@ VIDEO_MODELS = {"quick": ("crnn", "frame_cnn"), "full": ("crnn", "frame_cnn", "c
 VIDEO_QUICK_BUDGET = {"moving_digits_direction": "4 epochs", "gestures": "12 epochs"}
 
 
-def _video_arms() -> list[Arm]:
-    """Each model on all its --full tasks in one arm, and on each --quick task in an arm with that task's budget."""
-    arms = []
-    for m in VIDEO_MODELS["full"]:
-        arms.append(Arm(m, m, {"quick": (), "full": VIDEO_DATA["full"]}))
-        for ds in VIDEO_DATA["quick"] if m in VIDEO_MODELS["quick"] else ():
-            arms.append(Arm(m, m, {"quick": (ds,), "full": ()}, budget={"quick": VIDEO_QUICK_BUDGET[ds]}
-                            if ds in VIDEO_QUICK_BUDGET else {}))
-    return arms
-
-
 def decide_video(ev: Evidence) -> Verdict:
     notes, wins, works = [], 0, 0
     sets = list(dict.fromkeys(d for _, d in ev.rows))
@@ -104,7 +93,7 @@ register(Claim(
     claim="Combining CNN and RNN (CRNN) works for video tagging and gesture recognition.",
     experiment="Moving-digit clips (real MNIST digits) tagged with their direction of motion, and gesture clips "
                "(swipes, circles, zig-zags): CRNN against a per-frame CNN (and a 3-D CNN and ConvLSTM in --full).",
-    arms=_video_arms(),
+    arms=arms_per_quick_set(VIDEO_MODELS["full"], VIDEO_DATA, VIDEO_QUICK_BUDGET, VIDEO_MODELS["quick"]),
     decide=decide_video,
     figures=lambda ev, out: [(bars(ev, Path(out) / "crnn-video.png"), "Test accuracy per task.")],
     seeds={"quick": 2, "full": 5},

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import Arm, Claim, Evidence, Verdict, register
-from .rnn_sequence import BUDGET as RNN_SEQUENCE_BUDGET
+from .base import Arm, Claim, Evidence, Verdict, arms_per_quick_set, register
 from .figures import bars
+from .rnn_sequence import BUDGET as RNN_SEQUENCE_BUDGET
 
 SEQ_DATA = {"quick": ("gunpoint", "japanese_vowels", "mnist1d"),
             "full": ("gunpoint", "japanese_vowels", "basic_motions", "mnist1d", "spoken_digits", "movie_sentiment")}
@@ -16,18 +16,7 @@ RECURRENT = ("lstm", "gru")
 # three seeds). GunPoint: 600 of its 1,500 steps (measured: the CNN reaches 1.000 by then; the LSTM's early stops
 # fell at 550-1,350 steps, 0.81-0.90).
 QUICK_BUDGET = {"gunpoint": "600 steps", "mnist1d": RNN_SEQUENCE_BUDGET["quick"]}
-QUICK_SKIP = {("lstm", "mnist1d")}
-
-
-def _arms() -> list[Arm]:
-    """Each model on all its --full data sets in one arm, and on each --quick data set in an arm with its budget."""
-    arms = []
-    for m in ("cnn", *RECURRENT):
-        arms.append(Arm(m, m, {"quick": (), "full": SEQ_DATA["full"]}))
-        arms += [Arm(m, m, {"quick": (ds,), "full": ()}, budget={"quick": QUICK_BUDGET[ds]} if ds in QUICK_BUDGET
-                     else {}) for ds in SEQ_DATA["quick"] if (m, ds) not in QUICK_SKIP]
-    return arms
-
+QUICK_SKIP = frozenset({("lstm", "mnist1d")})
 
 COSTS = ("train_seconds", "peak_rss_mb")
 
@@ -67,7 +56,7 @@ register(Claim(
     claim="Using a CNN's spatial filters on temporal data is a roundabout way that needs much more effort and memory.",
     experiment="1-D CNN against LSTM and GRU on real sequence tasks (UCR/UEA gesture and speech series, MNIST-1D; "
                "spoken digits and movie-review text in --full): accuracy, training time, peak memory, parameters.",
-    arms=_arms(),
+    arms=arms_per_quick_set(("cnn", *RECURRENT), SEQ_DATA, QUICK_BUDGET, skip=QUICK_SKIP),
     decide=decide_cnn,
     figures=lambda ev, out: [(bars(ev, Path(out) / "cnn-on-sequences.png"), "Test accuracy per data set.")],
     budget={"quick": None, "full": None},  # each data set's own (40 epochs left GunPoint's 50 series at chance)

@@ -138,7 +138,8 @@ def _mnist1d_arrays() -> dict:
     _need("mnist1d", "mnist1d")
     from importlib.metadata import version
 
-    from mnist1d.data import get_dataset_args, make_dataset as make_mnist1d
+    from mnist1d.data import get_dataset_args
+    from mnist1d.data import make_dataset as make_mnist1d
 
     # make_dataset regenerates the published set offline (3.6 s; get_dataset() would try the network first)
     args = get_dataset_args()
