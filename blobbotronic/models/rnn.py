@@ -160,7 +160,8 @@ def _both_ways_over_padding(rnn: nn.RNNBase, seq: torch.Tensor,
     """A bidirectional PyTorch RNN over a padded batch without packing: each layer runs its forward weights over
     the batch as it is, and its reverse weights over each sequence reversed within its length (padding stays
     behind the real steps, so it never reaches them), each through the fused one-way kernel. The packed
-    numbers, 2.5-3x faster: a packed batch runs the kernel step by step on shrinking batches."""
+    numbers, faster: a packed batch runs the kernel step by step on shrinking batches (glyph_cnn_lstm on
+    chinese_sentiment, 40 training steps, one thread: 26.4 s packed against 17.3 s)."""
     run = _FUSED[rnn.mode]
     B, L = seq.shape[:2]
     mask = length_mask(lengths, L, seq.device)[..., None]
@@ -189,8 +190,9 @@ def run_rnn(rnn: nn.Module, seq: torch.Tensor,
     """Run FastGRU, nn.LSTM, nn.GRU or nn.RNN (batch_first) over (B, L, C): per-step outputs (B, L, D*H)
     and the final state of the last layer (B, D*H) at each sequence's last real step.
 
-    FastGRU runs on the compiled kernels where they are built (models/native.py); PyTorch's own modules
-    get packed batches so that their kernels stop at each sequence's length. (An LSTM kernel of the same
+    FastGRU runs on the compiled kernels where they are built (models/native.py); PyTorch's own modules run
+    over the padded batch through their fused kernels (one way as it is, both ways with each direction apart),
+    and only a projected LSTM is packed so that its kernel stops at each sequence's length. (An LSTM kernel of the same
     kind did not beat PyTorch's fused oneDNN LSTM on this CPU, 22-28 against 24-30 steps/s on MNIST-1D,
     so the LSTM stays on PyTorch's.)"""
     if isinstance(rnn, FastGRU):

@@ -34,7 +34,17 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from ..data.spec import Dataset
 from ..models.rnn import FastGRU, GRUScan
-from .loop import Run, TrainConfig, _schedule, checks_every, fit, pick_device, roomy_malloc, seed_everything, test_metrics
+from .loop import (
+    Run,
+    TrainConfig,
+    _schedule,
+    checks_every,
+    fit,
+    pick_device,
+    roomy_malloc,
+    seed_everything,
+    test_metrics,
+)
 from .metrics import count_params, evaluate, flops_per_sample, headline, peak_rss_mb, reset_peak_rss
 from .tasks import Task, task_for
 
