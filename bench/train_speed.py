@@ -1,10 +1,10 @@
 """Training speed on MNIST-1D: blobbotronic's loop against a plain reference loop, in one process.
 
-The reference is PyTorch written the usual way: the same architecture as plain modules (nn.GRU for the
-GRU), a shuffled DataLoader, Adam with default settings, PyTorch's default thread count and
-``loss.item()`` every step. Both train the same number of steps at batch 100 and are then measured
-on the test split. Prints a table (``--json``: one object). A benchmark prints numbers; no test
-asserts timings.
+The reference is PyTorch written the usual way: the same architecture as stock modules (nn.GRU and nn.LSTM for
+the recurrent nets; nn.Conv1d, BatchNorm1d and MaxPool1d for the CNN, from the same initial weights), a shuffled
+DataLoader, Adam with default settings, PyTorch's default thread count and ``loss.item()`` every step. Both train
+the same number of steps at batch 100 and are then measured on the test split. Prints a table (``--json``: one
+object). A benchmark prints numbers; no test asserts timings.
 
     python bench/train_speed.py                    # mlp, cnn, gru, lstm; 3 seeds each
     python bench/train_speed.py --models gru --steps 500 --seeds 1
@@ -40,13 +40,46 @@ class RefRNN(nn.Module):
         return self.head(out[:, -1])
 
 
+class RefCNN(nn.Module):
+    """blobbotronic's default 1-D CNN written with stock modules (nn.Conv1d, nn.BatchNorm1d, nn.ReLU, nn.MaxPool1d),
+    starting from the given model's weights: the same function, PyTorch's usual kernels."""
+
+    def __init__(self, ours: nn.Module):
+        super().__init__()
+        layers = []
+        for m in ours.body:
+            if isinstance(m, nn.Conv1d):
+                layers.append(nn.Conv1d(m.in_channels, m.out_channels, m.kernel_size, padding=m.padding))
+            elif isinstance(m, nn.BatchNorm1d):
+                layers.append(nn.BatchNorm1d(m.num_features))
+            elif isinstance(m, nn.MaxPool1d):
+                layers.append(nn.MaxPool1d(m.kernel_size))
+            elif isinstance(m, nn.ReLU):
+                layers.append(nn.ReLU())
+            else:
+                raise SystemExit(f"RefCNN does not know {type(m).__name__}")
+        self.body = nn.Sequential(*layers)
+        self.body.load_state_dict(ours.body.state_dict())
+        self.head = nn.Linear(ours.head.in_features, ours.head.out_features)
+        self.head.load_state_dict(ours.head.state_dict())
+
+    def forward(self, x):  # (B, L, C) -> the maps' mean over time -> logits
+        return self.head(self.body(x.transpose(1, 2)).mean(2))
+
+
 def reference_model(name: str, ds: bb.Dataset) -> nn.Module:
     if name == "gru":
         return RefRNN(nn.GRU)
     if name == "lstm":
         return RefRNN(nn.LSTM)
-    # mlp and cnn: blobbotronic's own modules are plain nn.Modules already; the difference is the loop
-    return bb.create_model(name, ds.spec)
+    ours = bb.create_model(name, ds.spec)
+    if name == "cnn":  # the same network, checked on a batch, written the usual way
+        ref = RefCNN(ours)
+        ours.eval(), ref.eval()
+        with torch.no_grad():
+            torch.testing.assert_close(ref(ds.test.x[:50]), ours(ds.test.x[:50]), atol=1e-5, rtol=1e-4)
+        return ref
+    return ours  # mlp: blobbotronic's module is plain PyTorch already; the difference is the loop
 
 
 def reference_loop(model: nn.Module, ds: bb.Dataset, steps: int, seed: int) -> float:

@@ -251,7 +251,8 @@ def training_flags(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--batch-size", type=int)
     sp.add_argument("--lr", type=float, help="learning rate (default: the model family's)")
     sp.add_argument("--patience", type=int, help="validation checks without improvement before stopping")
-    sp.add_argument("--threads", type=int, help="CPU threads per run (default 1)")
+    sp.add_argument("--threads", type=int,
+                    help="CPU threads per run (default: train uses every core, up to 8; compare 1 per worker)")
     sp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.add_argument("--compile", action="store_true", default=None,

@@ -10,6 +10,7 @@ import torch
 from blobbotronic.data import Spec
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("BLOBBOTRONIC_THREADS", "1")  # two xdist workers share the two cores: one thread each
 torch.set_num_threads(1)
 
 # One tiny spec per modality: the contract tests build every model on every modality it accepts.

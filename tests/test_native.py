@@ -1,4 +1,4 @@
-"""The compiled GRU recurrence (models/native.py): exact gradients, PyTorch's numbers, a fallback."""
+"""The compiled GRU and LSTM recurrences (models/native.py): exact gradients, PyTorch's numbers, a fallback."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from blobbotronic.models import native
-from blobbotronic.models.rnn import FastGRU, GRUScan, run_rnn
+from blobbotronic.models.rnn import FastGRU, GRUScan, _native_lstm, run_rnn
 
 pytestmark = pytest.mark.skipif(native.kernels() is None, reason=f"compiled kernels not built here: {native.status()}")
 
@@ -85,6 +85,66 @@ def test_fast_gru_uses_the_kernel_and_matches_nn_gru():
             getattr(ours, name)[0].copy_(getattr(ref, f"{name}_l0")[None])
     x = torch.randn(3, 9, 2)
     torch.testing.assert_close(ours(x)[0], ref(x)[0], atol=2e-6, rtol=1e-5)
+
+
+def test_lstm_backward_is_the_exact_gradient():
+    g = torch.Generator().manual_seed(2)
+    D, B, L, C, H = 2, 3, 5, 2, 4
+    shapes, scales = [(D, L, B, C), (D, 4 * H, C), (D, 4 * H, H), (D, 4 * H)], [1.0, 0.5, 0.4, 1.0]
+    args = [s * torch.randn(shape, dtype=torch.double, generator=g) for shape, s in zip(shapes, scales, strict=True)]
+    assert torch.autograd.gradcheck(native.NativeLSTM.apply, [a.requires_grad_() for a in args])
+
+
+def _packed_lstm(rnn: nn.LSTM, x: torch.Tensor, lengths: torch.Tensor | None):
+    """PyTorch's own answer: packed where there are lengths; outputs and the last layer's final states."""
+    if lengths is None:
+        out, (h, _) = rnn(x)
+    else:
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, (h, _) = rnn(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+    return out, torch.cat(list(h[-(2 if rnn.bidirectional else 1):]), -1)
+
+
+@pytest.mark.parametrize("bidirectional,layers,padded", [(False, 1, False), (False, 2, True), (True, 1, True),
+                                                         (True, 2, False)])
+def test_native_lstm_equals_nn_lstm_outputs_states_and_gradients(bidirectional, layers, padded):
+    """run_rnn sends an nn.LSTM to the kernels: the same outputs, final states and gradients (inputs and every
+    weight) as PyTorch's LSTM, packed where sequences have lengths (double precision, so any slip shows)."""
+    torch.manual_seed(3)
+    rnn = nn.LSTM(3, 5, layers, batch_first=True, bidirectional=bidirectional).double()
+    x = torch.randn(6, 8, 3, dtype=torch.double, requires_grad=True)
+    lengths = torch.tensor([8, 3, 5, 1, 8, 6]) if padded else None
+    w_out, w_final = torch.randn(6, 8, 5 * (2 if bidirectional else 1), dtype=torch.double), None
+    results = []
+    for run in (_packed_lstm, _native_lstm):
+        out, final = run(rnn, x, lengths)
+        w_final = torch.randn_like(final) if w_final is None else w_final
+        grads = torch.autograd.grad((out * w_out).sum() + (final * w_final).sum(), [x, *rnn.parameters()])
+        results.append((out, final, grads))
+    (o1, f1, g1), (o2, f2, g2) = results
+    torch.testing.assert_close(o2, o1)
+    torch.testing.assert_close(f2, f1)
+    for a, b in zip(g2, g1, strict=True):
+        torch.testing.assert_close(a, b)
+    torch.testing.assert_close(run_rnn(rnn, x, lengths)[0], o2, atol=0, rtol=0)  # run_rnn takes the kernels' path
+
+
+def test_the_batch_split_across_threads_changes_no_number():
+    """The kernels cut a batch into one chunk per thread; each row's arithmetic is the same either way."""
+    torch.manual_seed(4)
+    rnn = nn.LSTM(2, 8, batch_first=True, bidirectional=True)
+    x = torch.randn(64, 10, 2)
+    threads = torch.get_num_threads()
+    outs = []
+    try:
+        for n in (1, 4):
+            torch.set_num_threads(n)
+            out, final = _native_lstm(rnn, x, None)
+            outs.append(torch.cat([out.flatten(), final.flatten()]))
+    finally:
+        torch.set_num_threads(threads)
+    torch.testing.assert_close(outs[0], outs[1], atol=0, rtol=0)
 
 
 def test_disabled_kernels_fall_back_and_say_why():

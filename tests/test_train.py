@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 
 import pytest
@@ -166,3 +167,15 @@ def test_validation_checks_never_cost_more_than_training():
     assert checks_every(122, 2600, 128) == 41  # one epoch, large validation split: 3 checks, not 30
     assert checks_every(None, 100, 100) == 100  # a time budget: as if 3000 steps
     assert checks_every(10, 5, 100) == 1
+
+
+def test_a_lone_run_takes_every_core_unless_told(monkeypatch):
+    from blobbotronic.train.loop import default_threads
+
+    monkeypatch.setenv("BLOBBOTRONIC_THREADS", "3")
+    assert default_threads() == 3
+    monkeypatch.delenv("BLOBBOTRONIC_THREADS")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(12)), raising=False)
+    assert default_threads() == 8  # capped
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {5}, raising=False)
+    assert default_threads() == 1

@@ -1,11 +1,11 @@
-"""Compiled CPU kernels for the GRU recurrence, built once on first use and cached.
+"""Compiled CPU kernels for the GRU and LSTM recurrences, built once on first use and cached.
 
 The kernels (rnn_scan.cpp, beside this file) are compiled with the system's C++ compiler through PyTorch's extension
 builder (needs g++ and the ``ninja`` package); the build is cached under PyTorch's extension folder
 (``TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``), so it costs about a minute once per
 machine. ``make`` builds it at install time (by calling ``status()``). Where it cannot
-be built, or with ``BLOBBOTRONIC_NATIVE=0``, the GRU uses its pure-PyTorch scan, which compute the
-same numbers more slowly; ``status()`` says which is in use and why.
+be built, or with ``BLOBBOTRONIC_NATIVE=0``, the GRU uses its pure-PyTorch scan and the LSTM PyTorch's own
+kernel, which compute the same numbers more slowly; ``status()`` says which is in use and why.
 """
 
 from __future__ import annotations
@@ -23,7 +23,13 @@ import torch
 SOURCE = Path(__file__).with_name("rnn_scan.cpp")
 # -fno-trapping-math lets the compiler turn the clamps and rounding in the exponential into vector selects
 # (without it the gate loops stay scalar: 5x slower); the kernels never rely on floating-point traps.
-FLAGS = ["-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math"]
+#
+# -fopenmp: at::parallel_for is a header template whose threads are OpenMP pragmas compiled into this extension;
+# without the flag they are ignored and the batch chunks run one after another. The extension then needs
+# libgomp.so.1, which the process has already loaded from PyTorch's own lib folder (the same soname), so PyTorch
+# and the kernels share one OpenMP runtime and one thread pool.
+FLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"]
+LDFLAGS = ["-fopenmp"]
 _lock = threading.Lock()
 _state: dict[str, Any] = {}
 
@@ -50,7 +56,7 @@ def build_name() -> str:
         cpu = next((ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")), "")
     except OSError:
         cpu = platform.processor()
-    digest = hashlib.sha256("\n".join([SOURCE.read_text(), " ".join(FLAGS), cpu, torch.__version__]).encode())
+    digest = hashlib.sha256("\n".join([SOURCE.read_text(), " ".join(FLAGS + LDFLAGS), cpu, torch.__version__]).encode())
     return f"blobbotronic_rnn_scan_{digest.hexdigest()[:12]}"
 
 
@@ -64,7 +70,8 @@ def _build() -> tuple[Any | None, str]:
     try:
         from torch.utils.cpp_extension import load
 
-        return load(name=build_name(), sources=[str(SOURCE)], extra_cflags=FLAGS, verbose=False), ""
+        return load(name=build_name(), sources=[str(SOURCE)], extra_cflags=FLAGS, extra_ldflags=LDFLAGS,
+                    verbose=False), ""
     except Exception as exc:  # no compiler, no headers, a failed build: fall back, once, and say why
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"blobbotronic: compiled recurrent kernels unavailable ({first}); using the pure-PyTorch path.",
@@ -77,6 +84,10 @@ def usable(*tensors: torch.Tensor) -> bool:
     if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling():
         return False
     if torch._C._are_functorch_transforms_active():  # vmap (stacked seeds: train/batched.py) has its own scan
+        return False
+    from torch.utils._python_dispatch import _get_current_dispatch_mode
+
+    if _get_current_dispatch_mode() is not None:  # FLOP counting and other dispatch modes see PyTorch's own operators
         return False
     if any(t.device.type != "cpu" or t.dtype not in (torch.float32, torch.float64) for t in tensors):
         return False
@@ -99,3 +110,20 @@ class NativeGRUScan(torch.autograd.Function):
         w_hh, outs, rzs, ns, ghn = ctx.saved_tensors
         dgi, dw, db = kernels().gru_backward(dout, w_hh.contiguous(), outs, rzs, ns, ghn, ctx.projection_layout)
         return dgi, dw, db
+
+
+class NativeLSTM(torch.autograd.Function):
+    """One LSTM layer on the compiled kernels, every direction at once, time-major: x (D, L, B, C) each direction's
+    input stream, w_ih (D, 4H, C), w_hh (D, 4H, H), bias (D, 4H) (nn.LSTM's two biases summed), gates i, f, g, o as
+    in nn.LSTM -> states h (D, L, B, H)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        x, w_ih, w_hh, bias = (t.contiguous() for t in (x, w_ih, w_hh, bias))
+        outs, acts, cs, tcs = kernels().lstm_forward(x, w_ih, w_hh, bias)
+        ctx.save_for_backward(x, w_ih, w_hh, outs, acts, cs, tcs)
+        return outs
+
+    @staticmethod
+    def backward(ctx, dout: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(kernels().lstm_backward(dout, *ctx.saved_tensors))

@@ -1,13 +1,18 @@
-// The GRU recurrence on the CPU: forward and hand-written backward, one C++ loop over time.
+// The GRU and LSTM recurrences on the CPU: forward and hand-written backward, one C++ loop over time.
 //
 // Python-level loops spend most of a small recurrent model's step in per-operation overhead and in
 // strided element-wise kernels on gate slices (shared/PERF.md). Here each time step is one batched matrix
 // product (ATen, so MKL/oneDNN) plus one fused element-wise pass over contiguous rows, compiled with
 // the vector units enabled. Shapes follow blobbotronic/models/rnn.py's GRUScan:
 //   gi (L, D, B, 3H) input projections (input bias included), w_hh (D, 3H, H), b_hh (D, 3H),
-//   gates r, z, n as in nn.GRU.
+//   gates r, z, n as in nn.GRU; the LSTM's the same with 4H (gates i, f, g, o as in nn.LSTM).
+#include <ATen/Parallel.h>
 #include <torch/extension.h>
 
+#include <algorithm>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -57,14 +62,176 @@ at::Tensor weight_grad(const at::Tensor& dgates, const at::Tensor& outs) {
                  hp.permute({1, 0, 2, 3}).reshape({D, (L - 1) * B, H}));
 }
 
-// out = a @ b for (D, M, K) x (D, K, N): a plain matrix product when D is 1 (less overhead than bmm).
-void batched_mm_out(at::Tensor& out, const at::Tensor& a, const at::Tensor& b) {
-  if (a.size(0) == 1) {
-    auto o = out.select(0, 0);
-    at::mm_out(o, a.select(0, 0), b.select(0, 0));
-  } else {
-    at::bmm_out(out, a, b);
+#if defined(__AVX2__) && defined(__FMA__)
+// The LSTM forward row for float with AVX2 intrinsics: the same exponential as vexp, eight lanes at a time, and
+// reciprocals by vrcpps plus one Newton step instead of divisions (relative error about 2e-7, as vexp's), which
+// the compiler will not do without unsafe-math flags. Five gates' worth of divisions per unit dominated the row.
+inline __m256 exp8(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+  const __m256 kf = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(kf, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fmadd_ps(kf, _mm256_set1_ps(2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i k = _mm256_cvtps_epi32(kf);
+  const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(127)), 23));
+  return _mm256_mul_ps(p, scale);
+}
+inline __m256 recip8(__m256 d) {
+  const __m256 r = _mm256_rcp_ps(d);
+  return _mm256_mul_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(2.0f)));
+}
+inline __m256 sigm8(__m256 x) {
+  return recip8(_mm256_add_ps(_mm256_set1_ps(1.0f), exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+inline __m256 tanh8(__m256 x) {
+  const __m256 e = exp8(_mm256_add_ps(x, x));
+  return _mm256_fnmadd_ps(_mm256_set1_ps(2.0f), recip8(_mm256_add_ps(e, _mm256_set1_ps(1.0f))), _mm256_set1_ps(1.0f));
+}
+#define BLOBBOTRONIC_AVX2 1
+#endif
+
+// One row's element-wise pass of each recurrence (j over the hidden units), kept in functions of their own with
+// unaliased pointers so that the compiler vectorises them (inside the threaded lambdas it did not: 4x slower).
+template <typename T>
+void gru_row_forward(const T* __restrict g, const T* __restrict a, const T* __restrict bh, const T* __restrict hp,
+                     T* __restrict rz, T* __restrict n, T* __restrict gn, T* __restrict o, int64_t H) {
+  _Pragma("omp simd")
+  for (int64_t j = 0; j < H; ++j) {
+    const T r = sigm(g[j] + a[j] + bh[j]);
+    const T z = sigm(g[H + j] + a[H + j] + bh[H + j]);
+    const T ghn_j = a[2 * H + j] + bh[2 * H + j];
+    const T nn = vtanh(g[2 * H + j] + r * ghn_j);
+    rz[j] = r;
+    rz[H + j] = z;
+    gn[j] = ghn_j;
+    n[j] = nn;
+    o[j] = nn + z * (hp[j] - nn);  // (1 - z) * n + z * h
   }
+}
+
+template <typename T>
+void gru_row_backward(const T* __restrict dout, const T* __restrict dh, const T* __restrict hp, const T* __restrict rz,
+                      const T* __restrict n, const T* __restrict gn, T* __restrict dgi, T* __restrict dgh,
+                      T* __restrict dhz, int64_t H) {
+  _Pragma("omp simd")
+  for (int64_t j = 0; j < H; ++j) {
+    const T d = dh[j] + dhz[j] + dout[j];
+    const T r = rz[j], z = rz[H + j], nn = n[j];
+    const T dn = d * (T(1) - z) * (T(1) - nn * nn);  // through tanh
+    const T dr = dn * gn[j] * r * (T(1) - r);        // through sigmoid
+    const T dz = d * (hp[j] - nn) * z * (T(1) - z);
+    dgi[j] = dr;
+    dgi[H + j] = dz;
+    dgi[2 * H + j] = dn;
+    dgh[j] = dr;
+    dgh[H + j] = dz;
+    dgh[2 * H + j] = dn * r;
+    dhz[j] = d * z;
+  }
+}
+
+template <typename T>
+void lstm_row_forward(const T* __restrict g, const T* __restrict a, const T* __restrict cp, T* __restrict act,
+                      T* __restrict c, T* __restrict tc, T* __restrict o, int64_t H) {
+  _Pragma("omp simd")
+  for (int64_t j = 0; j < H; ++j) {
+    const T ig = sigm(g[j] + a[j]);
+    const T fg = sigm(g[H + j] + a[H + j]);
+    const T gg = vtanh(g[2 * H + j] + a[2 * H + j]);
+    const T og = sigm(g[3 * H + j] + a[3 * H + j]);
+    const T cc = fg * cp[j] + ig * gg;
+    const T tcc = vtanh(cc);
+    act[j] = ig;
+    act[H + j] = fg;
+    act[2 * H + j] = gg;
+    act[3 * H + j] = og;
+    c[j] = cc;
+    tc[j] = tcc;
+    o[j] = og * tcc;
+  }
+}
+
+#ifdef BLOBBOTRONIC_AVX2
+template <>
+void lstm_row_forward<float>(const float* __restrict g, const float* __restrict a, const float* __restrict cp,
+                             float* __restrict act, float* __restrict c, float* __restrict tc, float* __restrict o,
+                             int64_t H) {
+  int64_t j = 0;
+  for (; j + 8 <= H; j += 8) {
+    auto pre = [&](int64_t gate) {
+      return _mm256_add_ps(_mm256_loadu_ps(g + gate * H + j), _mm256_loadu_ps(a + gate * H + j));
+    };
+    const __m256 ig = sigm8(pre(0)), fg = sigm8(pre(1)), gg = tanh8(pre(2)), og = sigm8(pre(3));
+    const __m256 cc = _mm256_fmadd_ps(fg, _mm256_loadu_ps(cp + j), _mm256_mul_ps(ig, gg));
+    const __m256 tcc = tanh8(cc);
+    _mm256_storeu_ps(act + j, ig);
+    _mm256_storeu_ps(act + H + j, fg);
+    _mm256_storeu_ps(act + 2 * H + j, gg);
+    _mm256_storeu_ps(act + 3 * H + j, og);
+    _mm256_storeu_ps(c + j, cc);
+    _mm256_storeu_ps(tc + j, tcc);
+    _mm256_storeu_ps(o + j, _mm256_mul_ps(og, tcc));
+  }
+  for (; j < H; ++j) {  // the units past the last multiple of 8
+    const float ig = sigm(g[j] + a[j]);
+    const float fg = sigm(g[H + j] + a[H + j]);
+    const float gg = vtanh(g[2 * H + j] + a[2 * H + j]);
+    const float og = sigm(g[3 * H + j] + a[3 * H + j]);
+    const float cc = fg * cp[j] + ig * gg;
+    const float tcc = vtanh(cc);
+    act[j] = ig;
+    act[H + j] = fg;
+    act[2 * H + j] = gg;
+    act[3 * H + j] = og;
+    c[j] = cc;
+    tc[j] = tcc;
+    o[j] = og * tcc;
+  }
+}
+#endif
+
+template <typename T>
+void lstm_row_backward(const T* __restrict dout, const T* __restrict dh_in, const T* __restrict cp,
+                       const T* __restrict act, const T* __restrict tc, T* __restrict dg, T* __restrict dcn, int64_t H) {
+  _Pragma("omp simd")
+  for (int64_t j = 0; j < H; ++j) {
+    const T dh = dh_in[j] + dout[j];
+    const T ig = act[j], fg = act[H + j], gg = act[2 * H + j], og = act[3 * H + j], tcc = tc[j];
+    const T dc = dcn[j] + dh * og * (T(1) - tcc * tcc);
+    dg[j] = dc * gg * ig * (T(1) - ig);
+    dg[H + j] = dc * cp[j] * fg * (T(1) - fg);
+    dg[2 * H + j] = dc * ig * (T(1) - gg * gg);
+    dg[3 * H + j] = dh * tcc * og * (T(1) - og);
+    dcn[j] = dc * fg;
+  }
+}
+
+// The batch is cut into chunks that run on separate threads, each over the whole sequence: the rows of a batch never
+// meet inside a recurrence, so the threads share no state and need no barrier per step (PyTorch's fused
+// kernels and BLAS split each step's small product instead, and synchronise at every step). The products inside
+// a chunk run on one thread (nested parallel regions run serially). One chunk per thread, at least 16 rows each.
+struct Chunks {
+  int64_t per_dir, tasks, B;
+  Chunks(int64_t D, int64_t B_) : B(B_) {
+    const int64_t threads = at::get_num_threads();
+    per_dir = std::max<int64_t>(1, std::min<int64_t>(threads / std::max<int64_t>(D, 1), B / 16));
+    tasks = D * per_dir;
+  }
+  int64_t dir(int64_t task) const { return task / per_dir; }
+  int64_t begin(int64_t task) const { return (task % per_dir) * B / per_dir; }
+  int64_t end(int64_t task) const { return (task % per_dir + 1) * B / per_dir; }
+};
+
+// One chunk's rows [b0, b1) of direction d at step t, as an (n, C) view of an (L, D, B, C) tensor.
+at::Tensor rows_of(const at::Tensor& x, int64_t t, int64_t d, int64_t b0, int64_t b1) {
+  return x.select(0, t).select(0, d).narrow(0, b0, b1 - b0);
 }
 
 // gi may be any (L, D, B, 3H) view whose last dimension is contiguous: FastGRU passes its input projection in
@@ -72,101 +239,182 @@ void batched_mm_out(at::Tensor& out, const at::Tensor& a, const at::Tensor& b) {
 std::vector<at::Tensor> gru_forward(at::Tensor gi, at::Tensor w_hh, at::Tensor b_hh) {
   if (gi.stride(3) != 1) gi = gi.contiguous();
   b_hh = b_hh.contiguous();
+  w_hh = w_hh.contiguous();
   const int64_t L = gi.size(0), D = gi.size(1), B = gi.size(2), G = gi.size(3), H = G / 3;
   const int64_t sL = gi.stride(0), sD = gi.stride(1), sB = gi.stride(2);
   auto outs = at::empty({L, D, B, H}, gi.options());
   auto rzs = at::empty({L, D, B, 2 * H}, gi.options());
   auto ns = at::empty({L, D, B, H}, gi.options());
   auto ghn = at::empty({L, D, B, H}, gi.options());
-  auto gh = at::empty({D, B, G}, gi.options());
-  auto wt = w_hh.transpose(1, 2);
-  at::Tensor h = at::zeros({D, B, H}, gi.options());
-  const int64_t rows = D * B;
-  for (int64_t t = 0; t < L; ++t) {
-    batched_mm_out(gh, h, wt);  // the recurrent bias is added below, in the same pass as the gates
-    AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "gru_forward", [&] {
-      const scalar_t* gt = gi.data_ptr<scalar_t>() + t * sL;
-      const scalar_t* bh0 = b_hh.data_ptr<scalar_t>();
-      const scalar_t* a0 = gh.data_ptr<scalar_t>();
-      const scalar_t* hp0 = h.data_ptr<scalar_t>();
-      scalar_t* rz0 = rzs.data_ptr<scalar_t>() + t * rows * 2 * H;
-      scalar_t* n0 = ns.data_ptr<scalar_t>() + t * rows * H;
-      scalar_t* gn0 = ghn.data_ptr<scalar_t>() + t * rows * H;
-      scalar_t* o0 = outs.data_ptr<scalar_t>() + t * rows * H;
-      for (int64_t row = 0; row < rows; ++row) {
-        const int64_t d = row / B, b = row % B;
-        const scalar_t *g = gt + d * sD + b * sB, *a = a0 + row * G, *hp = hp0 + row * H, *bh = bh0 + d * G;
-        scalar_t *rz = rz0 + row * 2 * H, *n = n0 + row * H, *gn = gn0 + row * H, *o = o0 + row * H;
-        _Pragma("omp simd")
-        for (int64_t j = 0; j < H; ++j) {
-          const scalar_t r = sigm(g[j] + a[j] + bh[j]);
-          const scalar_t z = sigm(g[H + j] + a[H + j] + bh[H + j]);
-          const scalar_t ghn_j = a[2 * H + j] + bh[2 * H + j];
-          const scalar_t nn = vtanh(g[2 * H + j] + r * ghn_j);
-          rz[j] = r;
-          rz[H + j] = z;
-          gn[j] = ghn_j;
-          n[j] = nn;
-          o[j] = nn + z * (hp[j] - nn);  // (1 - z) * n + z * h
+  const Chunks chunks(D, B);
+  AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "gru_forward", [&] {
+    at::parallel_for(0, chunks.tasks, 1, [&](int64_t lo, int64_t hi) {
+      at::NoGradGuard no_grad;  // the pool's threads start with autograd on; these products are not recorded
+      for (int64_t task = lo; task < hi; ++task) {
+        const int64_t d = chunks.dir(task), b0 = chunks.begin(task), b1 = chunks.end(task);
+        auto gh = at::zeros({b1 - b0, G}, gi.options());  // h_{-1} = 0: step 0 reads zeros
+        auto hzero = at::zeros({H}, gi.options());
+        const auto wt = w_hh.select(0, d).t();
+        // raw pointers taken once: data_ptr() costs more than a 64-unit row's arithmetic (forward 7.7 -> 5.5 ms)
+        const scalar_t* bh = b_hh.data_ptr<scalar_t>() + d * G;
+        const scalar_t *gi_p = gi.data_ptr<scalar_t>(), *a0 = gh.data_ptr<scalar_t>(), *z0 = hzero.data_ptr<scalar_t>();
+        scalar_t *rzs_p = rzs.data_ptr<scalar_t>(), *ns_p = ns.data_ptr<scalar_t>();
+        scalar_t *ghn_p = ghn.data_ptr<scalar_t>(), *outs_p = outs.data_ptr<scalar_t>();
+        for (int64_t t = 0; t < L; ++t) {
+          if (t > 0) {  // the recurrent bias is added below, in the same pass as the gates
+            at::mm_out(gh, rows_of(outs, t - 1, d, b0, b1), wt);
+          }
+          for (int64_t b = b0; b < b1; ++b) {
+            const int64_t row = (t * D + d) * B + b;
+            const scalar_t *g = gi_p + t * sL + d * sD + b * sB, *a = a0 + (b - b0) * G;
+            const scalar_t* hp = t > 0 ? outs_p + (row - D * B) * H : z0;
+            gru_row_forward(g, a, bh, hp, rzs_p + row * 2 * H, ns_p + row * H, ghn_p + row * H, outs_p + row * H, H);
+          }
         }
       }
     });
-    h = outs[t];
-  }
+  });
   return {outs, rzs, ns, ghn};
 }
 
-// dgi comes back in the layout of the forward's gi when that was the projection's (D, B, L, 3H) order (a
-// permuted view), else contiguous; either way an (L, D, B, 3H) tensor.
+// The gradient of the input projections, in the layout of the forward's gi when that was the projection's
+// (D, B, L, G) order (a permuted view), else contiguous; either way an (L, D, B, G) tensor.
+at::Tensor input_grad_like(const at::Tensor& like, int64_t L, int64_t D, int64_t B, int64_t G, bool projection_layout) {
+  return projection_layout ? at::empty({D, B, L, G}, like.options()).permute({2, 0, 1, 3})
+                           : at::empty({L, D, B, G}, like.options());
+}
+
 std::vector<at::Tensor> gru_backward(at::Tensor dout, at::Tensor w_hh, at::Tensor outs, at::Tensor rzs,
                                      at::Tensor ns, at::Tensor ghn, bool projection_layout) {
   dout = dout.contiguous();
+  w_hh = w_hh.contiguous();
   const int64_t L = outs.size(0), D = outs.size(1), B = outs.size(2), H = outs.size(3), G = 3 * H;
-  auto dgi = projection_layout ? at::empty({D, B, L, G}, dout.options()).permute({2, 0, 1, 3})
-                               : at::empty({L, D, B, G}, dout.options());
+  auto dgi = input_grad_like(dout, L, D, B, G, projection_layout);
   const int64_t sL = dgi.stride(0), sD = dgi.stride(1), sB = dgi.stride(2);
   auto dgh = at::empty({L, D, B, G}, dout.options());
-  auto dhm = at::zeros({D, B, H}, dout.options());  // the gradient reaching h_t through W_hh (from step t+1)
-  auto dhz = at::zeros({D, B, H}, dout.options());  // ... and directly, through z (from step t+1)
-  auto zero = at::zeros({D, B, H}, dout.options());
-  const int64_t rows = D * B;
-  for (int64_t t = L - 1; t >= 0; --t) {
-    at::Tensor hprev = t > 0 ? outs[t - 1] : zero;
-    AT_DISPATCH_FLOATING_TYPES(dout.scalar_type(), "gru_backward", [&] {
-      const scalar_t* do0 = dout.data_ptr<scalar_t>() + t * rows * H;
-      const scalar_t* dh0 = dhm.data_ptr<scalar_t>();
-      const scalar_t* hp0 = hprev.data_ptr<scalar_t>();
-      const scalar_t* rz0 = rzs.data_ptr<scalar_t>() + t * rows * 2 * H;
-      const scalar_t* n0 = ns.data_ptr<scalar_t>() + t * rows * H;
-      const scalar_t* gn0 = ghn.data_ptr<scalar_t>() + t * rows * H;
-      scalar_t* dgit = dgi.data_ptr<scalar_t>() + t * sL;
-      scalar_t* dgh0 = dgh.data_ptr<scalar_t>() + t * rows * G;
-      scalar_t* dhz0 = dhz.data_ptr<scalar_t>();
-      for (int64_t row = 0; row < rows; ++row) {
-        const scalar_t *dout_r = do0 + row * H, *dh_r = dh0 + row * H, *hp = hp0 + row * H;
-        const scalar_t *rz = rz0 + row * 2 * H, *n = n0 + row * H, *gn = gn0 + row * H;
-        scalar_t *dgi_r = dgit + (row / B) * sD + (row % B) * sB, *dgh_r = dgh0 + row * G, *dhz_r = dhz0 + row * H;
-        _Pragma("omp simd")
-        for (int64_t j = 0; j < H; ++j) {
-          const scalar_t d = dh_r[j] + dhz_r[j] + dout_r[j];
-          const scalar_t r = rz[j], z = rz[H + j], nn = n[j];
-          const scalar_t dn = d * (scalar_t(1) - z) * (scalar_t(1) - nn * nn);  // through tanh
-          const scalar_t dr = dn * gn[j] * r * (scalar_t(1) - r);               // through sigmoid
-          const scalar_t dz = d * (hp[j] - nn) * z * (scalar_t(1) - z);
-          dgi_r[j] = dr;
-          dgi_r[H + j] = dz;
-          dgi_r[2 * H + j] = dn;
-          dgh_r[j] = dr;
-          dgh_r[H + j] = dz;
-          dgh_r[2 * H + j] = dn * r;
-          dhz_r[j] = d * z;
+  const Chunks chunks(D, B);
+  AT_DISPATCH_FLOATING_TYPES(dout.scalar_type(), "gru_backward", [&] {
+    at::parallel_for(0, chunks.tasks, 1, [&](int64_t lo, int64_t hi) {
+      at::NoGradGuard no_grad;  // the pool's threads start with autograd on; these products are not recorded
+      for (int64_t task = lo; task < hi; ++task) {
+        const int64_t d = chunks.dir(task), b0 = chunks.begin(task), b1 = chunks.end(task);
+        auto dhm = at::zeros({b1 - b0, H}, dout.options());  // the gradient reaching h_t through W_hh (from t+1)
+        auto dhz = at::zeros({b1 - b0, H}, dout.options());  // ... and directly, through z (from step t+1)
+        auto hzero = at::zeros({H}, dout.options());
+        const auto w = w_hh.select(0, d);
+        const scalar_t *dout_p = dout.data_ptr<scalar_t>(), *dhm_p = dhm.data_ptr<scalar_t>();
+        const scalar_t *outs_p = outs.data_ptr<scalar_t>(), *z0 = hzero.data_ptr<scalar_t>();
+        const scalar_t *rzs_p = rzs.data_ptr<scalar_t>(), *ns_p = ns.data_ptr<scalar_t>(), *ghn_p = ghn.data_ptr<scalar_t>();
+        scalar_t *dgi_p = dgi.data_ptr<scalar_t>(), *dgh_p = dgh.data_ptr<scalar_t>(), *dhz_p = dhz.data_ptr<scalar_t>();
+        for (int64_t t = L - 1; t >= 0; --t) {
+          for (int64_t b = b0; b < b1; ++b) {
+            const int64_t row = (t * D + d) * B + b, k = b - b0;
+            const scalar_t* hp = t > 0 ? outs_p + (row - D * B) * H : z0;
+            gru_row_backward(dout_p + row * H, dhm_p + k * H, hp, rzs_p + row * 2 * H, ns_p + row * H, ghn_p + row * H,
+                             dgi_p + t * sL + d * sD + b * sB, dgh_p + row * G, dhz_p + k * H, H);
+          }
+          // to h_{t-1} through W_hh; the direct part (dhz) is added in the next pass
+          if (t > 0) at::mm_out(dhm, rows_of(dgh, t, d, b0, b1), w);
         }
       }
     });
-    auto dght = dgh.select(0, t);
-    batched_mm_out(dhm, dght, w_hh);  // to h_{t-1} through W_hh; the direct part (dhz) is added in the next pass
-  }
+  });
   return {dgi, weight_grad(dgh, outs), dgh.sum({0, 2})};
+}
+
+// The LSTM, gates i, f, g, o as in nn.LSTM, with its input projection, in time-major layout: x (D, L, B, C) each
+// direction's input stream, w_ih (D, 4H, C), w_hh (D, 4H, H), bias (D, 4H) = nn.LSTM's two biases summed (their
+// gradients are the same). Time-major keeps each step's rows together, so a step reads and writes contiguous memory
+// (a (D, B, L, .) layout read each step's rows a sequence apart: the text LSTM's step took twice as long).
+// Returns the states h (D, L, B, H) and, for the backward, the activated gates (D, L, B, 4H), c and tanh(c).
+std::vector<at::Tensor> lstm_forward(at::Tensor x, at::Tensor w_ih, at::Tensor w_hh, at::Tensor bias) {
+  x = x.contiguous();
+  w_hh = w_hh.contiguous();
+  const int64_t D = x.size(0), L = x.size(1), B = x.size(2), C = x.size(3), G = w_hh.size(1), H = G / 4;
+  auto gi = at::empty({D, L, B, G}, x.options());
+  for (int64_t d = 0; d < D; ++d) {  // every step's input projection at once, one product per direction
+    auto out = gi.select(0, d).view({L * B, G});
+    at::addmm_out(out, bias.select(0, d), x.select(0, d).view({L * B, C}), w_ih.select(0, d).t());
+  }
+  auto outs = at::empty({D, L, B, H}, x.options());
+  auto acts = at::empty({D, L, B, G}, x.options());
+  auto cs = at::empty({D, L, B, H}, x.options());
+  auto tcs = at::empty({D, L, B, H}, x.options());
+  const Chunks chunks(D, B);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lstm_forward", [&] {
+    at::parallel_for(0, chunks.tasks, 1, [&](int64_t lo, int64_t hi) {
+      at::NoGradGuard no_grad;  // the pool's threads start with autograd on; these products are not recorded
+      for (int64_t task = lo; task < hi; ++task) {
+        const int64_t d = chunks.dir(task), b0 = chunks.begin(task), b1 = chunks.end(task);
+        auto gh = at::zeros({b1 - b0, G}, x.options());  // h_{-1} = 0
+        auto zero = at::zeros({H}, x.options());          // c_{-1} = 0
+        const auto wt = w_hh.select(0, d).t();
+        const scalar_t *gi_p = gi.data_ptr<scalar_t>(), *a0 = gh.data_ptr<scalar_t>(), *z0 = zero.data_ptr<scalar_t>();
+        scalar_t *acts_p = acts.data_ptr<scalar_t>(), *cs_p = cs.data_ptr<scalar_t>();
+        scalar_t *tcs_p = tcs.data_ptr<scalar_t>(), *outs_p = outs.data_ptr<scalar_t>();
+        for (int64_t t = 0; t < L; ++t) {
+          if (t > 0) at::mm_out(gh, outs.select(0, d).select(0, t - 1).narrow(0, b0, b1 - b0), wt);
+          for (int64_t b = b0; b < b1; ++b) {
+            const int64_t row = (d * L + t) * B + b;  // (d, t, b)
+            lstm_row_forward(gi_p + row * G, a0 + (b - b0) * G, t > 0 ? cs_p + (row - B) * H : z0, acts_p + row * G,
+                             cs_p + row * H, tcs_p + row * H, outs_p + row * H, H);
+          }
+        }
+      }
+    });
+  });
+  return {outs, acts, cs, tcs};
+}
+
+// Gradients of x, w_ih, w_hh and the summed bias; dout and the saved tensors time-major as the forward's.
+std::vector<at::Tensor> lstm_backward(at::Tensor dout, at::Tensor x, at::Tensor w_ih, at::Tensor w_hh, at::Tensor outs,
+                                      at::Tensor acts, at::Tensor cs, at::Tensor tcs) {
+  dout = dout.contiguous();
+  x = x.contiguous();
+  w_hh = w_hh.contiguous();
+  const int64_t D = outs.size(0), L = outs.size(1), B = outs.size(2), H = outs.size(3), G = 4 * H, C = x.size(3);
+  auto dg = at::empty({D, L, B, G}, dout.options());  // the gradient of the gates' pre-activations
+  const Chunks chunks(D, B);
+  AT_DISPATCH_FLOATING_TYPES(dout.scalar_type(), "lstm_backward", [&] {
+    at::parallel_for(0, chunks.tasks, 1, [&](int64_t lo, int64_t hi) {
+      at::NoGradGuard no_grad;  // the pool's threads start with autograd on; these products are not recorded
+      for (int64_t task = lo; task < hi; ++task) {
+        const int64_t d = chunks.dir(task), b0 = chunks.begin(task), b1 = chunks.end(task);
+        auto dhm = at::zeros({b1 - b0, H}, dout.options());  // the gradient reaching h_t through W_hh (from t+1)
+        auto dcn = at::zeros({b1 - b0, H}, dout.options());  // the gradient reaching c_t from c_{t+1}
+        auto zero = at::zeros({H}, dout.options());
+        const auto w = w_hh.select(0, d);
+        const scalar_t *dout_p = dout.data_ptr<scalar_t>(), *dhm_p = dhm.data_ptr<scalar_t>();
+        const scalar_t *cs_p = cs.data_ptr<scalar_t>(), *z0 = zero.data_ptr<scalar_t>();
+        const scalar_t *acts_p = acts.data_ptr<scalar_t>(), *tcs_p = tcs.data_ptr<scalar_t>();
+        scalar_t *dg_p = dg.data_ptr<scalar_t>(), *dcn_p = dcn.data_ptr<scalar_t>();
+        for (int64_t t = L - 1; t >= 0; --t) {
+          for (int64_t b = b0; b < b1; ++b) {
+            const int64_t row = (d * L + t) * B + b, k = b - b0;
+            lstm_row_backward(dout_p + row * H, dhm_p + k * H, t > 0 ? cs_p + (row - B) * H : z0, acts_p + row * G,
+                              tcs_p + row * H, dg_p + row * G, dcn_p + k * H, H);
+          }
+          if (t > 0) at::mm_out(dhm, dg.select(0, d).select(0, t).narrow(0, b0, b1 - b0), w);  // to h_{t-1}
+        }
+      }
+    });
+  });
+  auto dx = at::empty({D, L, B, C}, dout.options());
+  auto dw_ih = at::empty_like(w_ih);
+  auto dw_hh = at::zeros_like(w_hh);
+  for (int64_t d = 0; d < D; ++d) {  // one product each over all steps (h_{-1} = 0: step 0 adds nothing to dw_hh)
+    const auto dgd = dg.select(0, d).view({L * B, G});
+    auto dxd = dx.select(0, d).view({L * B, C});
+    at::mm_out(dxd, dgd, w_ih.select(0, d));
+    auto dwi = dw_ih.select(0, d);
+    at::mm_out(dwi, dgd.t(), x.select(0, d).view({L * B, C}));
+    if (L > 1) {
+      auto dwh = dw_hh.select(0, d);
+      at::mm_out(dwh, dg.select(0, d).narrow(0, 1, L - 1).reshape({(L - 1) * B, G}).t(),
+                 outs.select(0, d).narrow(0, 0, L - 1).reshape({(L - 1) * B, H}));
+    }
+  }
+  return {dx, dw_ih, dw_hh, dg.sum({1, 2})};
 }
 
 }  // namespace
@@ -174,4 +422,6 @@ std::vector<at::Tensor> gru_backward(at::Tensor dout, at::Tensor w_hh, at::Tenso
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("gru_forward", &gru_forward, "GRU recurrence, forward");
   m.def("gru_backward", &gru_backward, "GRU recurrence, backward");
+  m.def("lstm_forward", &lstm_forward, "LSTM recurrence, forward");
+  m.def("lstm_backward", &lstm_backward, "LSTM recurrence, backward");
 }

@@ -63,13 +63,21 @@ class TrainConfig:
 
 
 def default_threads() -> int:
-    """One thread per process unless BLOBBOTRONIC_THREADS says otherwise.
+    """The CPU threads of a training run that was given none.
 
-    The small models of a comparison are dominated by per-operation overhead; on a shared 2-core
-    machine a second thread gained little and collapsed when another process held a core
-    (shared/PERF.md), so the grid runs one process per core instead.
+    ``BLOBBOTRONIC_THREADS`` when set. Otherwise every core this process may use, up to 8: a lone run has the
+    machine to itself, and the compiled recurrences split each batch across threads with no barrier per time
+    step (models/rnn_scan.cpp). Comparisons pass one thread per run and use one worker process per core instead
+    (compare/runner.py), the better use of a CPU for a grid of small models (shared/PERF.md); their stored
+    results never depend on the machine's core count.
     """
-    return int(os.environ.get("BLOBBOTRONIC_THREADS", "1"))
+    if os.environ.get("BLOBBOTRONIC_THREADS"):
+        return max(1, int(os.environ["BLOBBOTRONIC_THREADS"]))
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(8, cores))
 
 
 def roomy_malloc() -> None:
