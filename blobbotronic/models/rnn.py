@@ -212,11 +212,10 @@ def run_rnn(rnn: nn.Module, seq: torch.Tensor,
     """Run FastGRU, nn.LSTM, nn.GRU or nn.RNN (batch_first) over (B, L, C): per-step outputs (B, L, D*H)
     and the final state of the last layer (B, D*H) at each sequence's last real step.
 
-    FastGRU runs on the compiled kernels where they are built (models/native.py); PyTorch's own modules run
-    over the padded batch through their fused kernels (one way as it is, both ways with each direction apart),
-    and only a projected LSTM is packed so that its kernel stops at each sequence's length. (An LSTM kernel of the same
-    kind did not beat PyTorch's fused oneDNN LSTM on this CPU, 22-28 against 24-30 steps/s on MNIST-1D,
-    so the LSTM stays on PyTorch's.)"""
+    FastGRU and nn.LSTM run on the compiled kernels where they are built (models/native.py; the LSTM from its own
+    parameters, with PyTorch's numbers); otherwise PyTorch's modules run over the padded batch through their fused
+    kernels (one way as it is, both ways with each direction apart), and only a projected LSTM is packed so that
+    its kernel stops at each sequence's length."""
     if isinstance(rnn, FastGRU):
         return rnn(seq, lengths)
     if (isinstance(rnn, nn.LSTM) and rnn.bias and not rnn.proj_size and rnn.batch_first
@@ -317,7 +316,7 @@ class LSTM(Recurrent):
     Use when: the answer depends on inputs far back in the sequence (the gates let the gradient flow
     through hundreds of steps). Alternatives: the GRU (fewer weights, similar memory), attention (all
     positions at once), a 1-D CNN when patterns are local. Cost: 4 x hidden^2 per step, sequential in
-    time; on a CPU PyTorch runs it as one fused oneDNN kernel, so it is faster than its FLOPs suggest.
+    time; on a CPU it runs on blobbotronic's compiled kernels (the batch split across threads).
     """
 
     cell = "lstm"
