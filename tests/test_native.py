@@ -130,6 +130,20 @@ def test_native_lstm_equals_nn_lstm_outputs_states_and_gradients(bidirectional, 
     torch.testing.assert_close(run_rnn(rnn, x, lengths)[0], o2, atol=0, rtol=0)  # run_rnn takes the kernels' path
 
 
+@pytest.mark.parametrize("hidden", [8, 12, 5])
+def test_float_lstm_gates_match_nn_lstm(hidden):
+    """float32 runs the vectorised gate pass (eight units a lane group, the rest one by one)."""
+    torch.manual_seed(hidden)
+    rnn = nn.LSTM(2, hidden, batch_first=True)
+    x = torch.randn(20, 9, 2, requires_grad=True)
+    (o1, f1), (o2, f2) = _packed_lstm(rnn, x, None), _native_lstm(rnn, x, None)
+    torch.testing.assert_close(o2, o1, atol=2e-6, rtol=1e-5)
+    g1 = torch.autograd.grad(o1.square().sum(), [x, *rnn.parameters()])
+    g2 = torch.autograd.grad(o2.square().sum(), [x, *rnn.parameters()])
+    for a, b in zip(g2, g1, strict=True):
+        torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-4)
+
+
 def test_the_batch_split_across_threads_changes_no_number():
     """The kernels cut a batch into one chunk per thread; each row's arithmetic is the same either way."""
     torch.manual_seed(4)
