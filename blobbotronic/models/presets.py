@@ -125,8 +125,8 @@ preset("gru_deep", "gru", {"hidden": 64, "layers": 2, "bidirectional": True, "re
        about="Two bidirectional GRU layers of 64 units, states averaged over time: the recurrent family at a "
              "useful size (FastGRU keeps it trainable on a CPU).")
 preset("lstm_deep", "lstm", {"hidden": 64, "layers": 2, "bidirectional": True, "readout": "mean"},
-       about="Two bidirectional LSTM layers of 64 units, states averaged over time (one fused oneDNN kernel per "
-             "layer on a CPU).")
+       about="Two bidirectional LSTM layers of 64 units, states averaged over time (on a CPU, one call of the "
+             "compiled kernels per layer, both directions together).")
 
 # ---- the families at their best on this CPU, tuned on one data set each (bench/peers.py runs these) -------------
 # Measured with one thread on a shared 2-core machine (CPU seconds of training; test accuracy), seeds 0-2:
