@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils._python_dispatch import _get_current_dispatch_mode
 
 SOURCE = Path(__file__).with_name("rnn_scan.cpp")
 # -fno-trapping-math lets the compiler turn the clamps and rounding in the exponential into vector selects
@@ -85,8 +86,6 @@ def usable(*tensors: torch.Tensor) -> bool:
         return False
     if torch._C._are_functorch_transforms_active():  # vmap (stacked seeds: train/batched.py) has its own scan
         return False
-    from torch.utils._python_dispatch import _get_current_dispatch_mode
-
     if _get_current_dispatch_mode() is not None:  # FLOP counting and other dispatch modes see PyTorch's own operators
         return False
     if any(t.device.type != "cpu" or t.dtype not in (torch.float32, torch.float64) for t in tensors):

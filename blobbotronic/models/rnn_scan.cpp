@@ -220,9 +220,16 @@ struct Chunks {
     per_dir = std::max<int64_t>(1, std::min<int64_t>(threads / std::max<int64_t>(D, 1), B / 16));
     tasks = D * per_dir;
   }
-  int64_t dir(int64_t task) const { return task / per_dir; }
-  int64_t begin(int64_t task) const { return (task % per_dir) * B / per_dir; }
-  int64_t end(int64_t task) const { return (task % per_dir + 1) * B / per_dir; }
+  // fn(d, b0, b1) for every chunk: direction d, batch rows [b0, b1), the chunks spread over PyTorch's threads.
+  template <typename F>
+  void each(const F& fn) const {
+    at::parallel_for(0, tasks, 1, [&](int64_t lo, int64_t hi) {
+      at::NoGradGuard no_grad;  // the pool's threads start with autograd on; these products are not recorded
+      for (int64_t task = lo; task < hi; ++task) {
+        fn(task / per_dir, (task % per_dir) * B / per_dir, (task % per_dir + 1) * B / per_dir);
+      }
+    });
+  }
 };
 
 // One chunk's rows [b0, b1) of direction d at step t, as an (n, C) view of an (L, D, B, C) tensor.
@@ -244,29 +251,25 @@ std::vector<at::Tensor> gru_forward(at::Tensor gi, at::Tensor w_hh, at::Tensor b
   auto ghn = at::empty({L, D, B, H}, gi.options());
   const Chunks chunks(D, B);
   AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "gru_forward", [&] {
-    at::parallel_for(0, chunks.tasks, 1, [&](int64_t lo, int64_t hi) {
-      at::NoGradGuard no_grad;  // the pool's threads start with autograd on; these products are not recorded
-      for (int64_t task = lo; task < hi; ++task) {
-        const int64_t d = chunks.dir(task), b0 = chunks.begin(task), b1 = chunks.end(task);
-        auto gh = at::zeros({b1 - b0, G}, gi.options());  // h_{-1} = 0: step 0 reads zeros
-        auto hzero = at::zeros({H}, gi.options());
-        const auto wt = w_hh.select(0, d).t();
-        // raw pointers taken once: data_ptr() per row cost more than a 64-unit row's arithmetic
-        // (LSTM forward, MNIST-1D: 7.7 -> 5.5 ms)
-        const scalar_t* bh = b_hh.data_ptr<scalar_t>() + d * G;
-        const scalar_t *gi_p = gi.data_ptr<scalar_t>(), *a0 = gh.data_ptr<scalar_t>(), *z0 = hzero.data_ptr<scalar_t>();
-        scalar_t *rzs_p = rzs.data_ptr<scalar_t>(), *ns_p = ns.data_ptr<scalar_t>();
-        scalar_t *ghn_p = ghn.data_ptr<scalar_t>(), *outs_p = outs.data_ptr<scalar_t>();
-        for (int64_t t = 0; t < L; ++t) {
-          if (t > 0) {  // the recurrent bias is added below, in the same pass as the gates
-            at::mm_out(gh, rows_of(outs, t - 1, d, b0, b1), wt);
-          }
-          for (int64_t b = b0; b < b1; ++b) {
-            const int64_t row = (t * D + d) * B + b;
-            const scalar_t *g = gi_p + t * sL + d * sD + b * sB, *a = a0 + (b - b0) * G;
-            const scalar_t* hp = t > 0 ? outs_p + (row - D * B) * H : z0;
-            gru_row_forward(g, a, bh, hp, rzs_p + row * 2 * H, ns_p + row * H, ghn_p + row * H, outs_p + row * H, H);
-          }
+    chunks.each([&](int64_t d, int64_t b0, int64_t b1) {
+      auto gh = at::zeros({b1 - b0, G}, gi.options());  // h_{-1} = 0: step 0 reads zeros
+      auto hzero = at::zeros({H}, gi.options());
+      const auto wt = w_hh.select(0, d).t();
+      // raw pointers taken once: data_ptr() per row cost more than a 64-unit row's arithmetic
+      // (LSTM forward, MNIST-1D: 7.7 -> 5.5 ms)
+      const scalar_t* bh = b_hh.data_ptr<scalar_t>() + d * G;
+      const scalar_t *gi_p = gi.data_ptr<scalar_t>(), *a0 = gh.data_ptr<scalar_t>(), *z0 = hzero.data_ptr<scalar_t>();
+      scalar_t *rzs_p = rzs.data_ptr<scalar_t>(), *ns_p = ns.data_ptr<scalar_t>();
+      scalar_t *ghn_p = ghn.data_ptr<scalar_t>(), *outs_p = outs.data_ptr<scalar_t>();
+      for (int64_t t = 0; t < L; ++t) {
+        if (t > 0) {  // the recurrent bias is added below, in the same pass as the gates
+          at::mm_out(gh, rows_of(outs, t - 1, d, b0, b1), wt);
+        }
+        for (int64_t b = b0; b < b1; ++b) {
+          const int64_t row = (t * D + d) * B + b;
+          const scalar_t *g = gi_p + t * sL + d * sD + b * sB, *a = a0 + (b - b0) * G;
+          const scalar_t* hp = t > 0 ? outs_p + (row - D * B) * H : z0;
+          gru_row_forward(g, a, bh, hp, rzs_p + row * 2 * H, ns_p + row * H, ghn_p + row * H, outs_p + row * H, H);
         }
       }
     });
@@ -291,30 +294,26 @@ std::vector<at::Tensor> gru_backward(at::Tensor dout, at::Tensor w_hh, at::Tenso
   auto dgh = at::empty({L, D, B, G}, dout.options());
   const Chunks chunks(D, B);
   AT_DISPATCH_FLOATING_TYPES(dout.scalar_type(), "gru_backward", [&] {
-    at::parallel_for(0, chunks.tasks, 1, [&](int64_t lo, int64_t hi) {
-      at::NoGradGuard no_grad;  // the pool's threads start with autograd on; these products are not recorded
-      for (int64_t task = lo; task < hi; ++task) {
-        const int64_t d = chunks.dir(task), b0 = chunks.begin(task), b1 = chunks.end(task);
-        auto dhm = at::zeros({b1 - b0, H}, dout.options());  // the gradient reaching h_t through W_hh (from t+1)
-        auto dhz = at::zeros({b1 - b0, H}, dout.options());  // ... and directly, through z (from step t+1)
-        auto hzero = at::zeros({H}, dout.options());
-        const auto w = w_hh.select(0, d);
-        const scalar_t *dout_p = dout.data_ptr<scalar_t>(), *dhm_p = dhm.data_ptr<scalar_t>();
-        const scalar_t *outs_p = outs.data_ptr<scalar_t>(), *z0 = hzero.data_ptr<scalar_t>();
-        const scalar_t *rzs_p = rzs.data_ptr<scalar_t>(), *ns_p = ns.data_ptr<scalar_t>();
-        const scalar_t* ghn_p = ghn.data_ptr<scalar_t>();
-        scalar_t *dgi_p = dgi.data_ptr<scalar_t>(), *dgh_p = dgh.data_ptr<scalar_t>();
-        scalar_t* dhz_p = dhz.data_ptr<scalar_t>();
-        for (int64_t t = L - 1; t >= 0; --t) {
-          for (int64_t b = b0; b < b1; ++b) {
-            const int64_t row = (t * D + d) * B + b, k = b - b0;
-            const scalar_t* hp = t > 0 ? outs_p + (row - D * B) * H : z0;
-            gru_row_backward(dout_p + row * H, dhm_p + k * H, hp, rzs_p + row * 2 * H, ns_p + row * H, ghn_p + row * H,
-                             dgi_p + t * sL + d * sD + b * sB, dgh_p + row * G, dhz_p + k * H, H);
-          }
-          // to h_{t-1} through W_hh; the direct part (dhz) is added in the next pass
-          if (t > 0) at::mm_out(dhm, rows_of(dgh, t, d, b0, b1), w);
+    chunks.each([&](int64_t d, int64_t b0, int64_t b1) {
+      auto dhm = at::zeros({b1 - b0, H}, dout.options());  // the gradient reaching h_t through W_hh (from t+1)
+      auto dhz = at::zeros({b1 - b0, H}, dout.options());  // ... and directly, through z (from step t+1)
+      auto hzero = at::zeros({H}, dout.options());
+      const auto w = w_hh.select(0, d);
+      const scalar_t *dout_p = dout.data_ptr<scalar_t>(), *dhm_p = dhm.data_ptr<scalar_t>();
+      const scalar_t *outs_p = outs.data_ptr<scalar_t>(), *z0 = hzero.data_ptr<scalar_t>();
+      const scalar_t *rzs_p = rzs.data_ptr<scalar_t>(), *ns_p = ns.data_ptr<scalar_t>();
+      const scalar_t* ghn_p = ghn.data_ptr<scalar_t>();
+      scalar_t *dgi_p = dgi.data_ptr<scalar_t>(), *dgh_p = dgh.data_ptr<scalar_t>();
+      scalar_t* dhz_p = dhz.data_ptr<scalar_t>();
+      for (int64_t t = L - 1; t >= 0; --t) {
+        for (int64_t b = b0; b < b1; ++b) {
+          const int64_t row = (t * D + d) * B + b, k = b - b0;
+          const scalar_t* hp = t > 0 ? outs_p + (row - D * B) * H : z0;
+          gru_row_backward(dout_p + row * H, dhm_p + k * H, hp, rzs_p + row * 2 * H, ns_p + row * H, ghn_p + row * H,
+                           dgi_p + t * sL + d * sD + b * sB, dgh_p + row * G, dhz_p + k * H, H);
         }
+        // to h_{t-1} through W_hh; the direct part (dhz) is added in the next pass
+        if (t > 0) at::mm_out(dhm, rows_of(dgh, t, d, b0, b1), w);
       }
     });
   });
@@ -341,23 +340,19 @@ std::vector<at::Tensor> lstm_forward(at::Tensor x, at::Tensor w_ih, at::Tensor w
   auto tcs = at::empty({D, L, B, H}, x.options());
   const Chunks chunks(D, B);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lstm_forward", [&] {
-    at::parallel_for(0, chunks.tasks, 1, [&](int64_t lo, int64_t hi) {
-      at::NoGradGuard no_grad;  // the pool's threads start with autograd on; these products are not recorded
-      for (int64_t task = lo; task < hi; ++task) {
-        const int64_t d = chunks.dir(task), b0 = chunks.begin(task), b1 = chunks.end(task);
-        auto gh = at::zeros({b1 - b0, G}, x.options());  // h_{-1} = 0
-        auto zero = at::zeros({H}, x.options());          // c_{-1} = 0
-        const auto wt = w_hh.select(0, d).t();
-        const scalar_t *gi_p = gi.data_ptr<scalar_t>(), *a0 = gh.data_ptr<scalar_t>(), *z0 = zero.data_ptr<scalar_t>();
-        scalar_t *acts_p = acts.data_ptr<scalar_t>(), *cs_p = cs.data_ptr<scalar_t>();
-        scalar_t *tcs_p = tcs.data_ptr<scalar_t>(), *outs_p = outs.data_ptr<scalar_t>();
-        for (int64_t t = 0; t < L; ++t) {
-          if (t > 0) at::mm_out(gh, outs.select(0, d).select(0, t - 1).narrow(0, b0, b1 - b0), wt);
-          for (int64_t b = b0; b < b1; ++b) {
-            const int64_t row = (d * L + t) * B + b;  // (d, t, b)
-            lstm_row_forward(gi_p + row * G, a0 + (b - b0) * G, t > 0 ? cs_p + (row - B) * H : z0, acts_p + row * G,
-                             cs_p + row * H, tcs_p + row * H, outs_p + row * H, H);
-          }
+    chunks.each([&](int64_t d, int64_t b0, int64_t b1) {
+      auto gh = at::zeros({b1 - b0, G}, x.options());  // h_{-1} = 0
+      auto zero = at::zeros({H}, x.options());          // c_{-1} = 0
+      const auto wt = w_hh.select(0, d).t();
+      const scalar_t *gi_p = gi.data_ptr<scalar_t>(), *a0 = gh.data_ptr<scalar_t>(), *z0 = zero.data_ptr<scalar_t>();
+      scalar_t *acts_p = acts.data_ptr<scalar_t>(), *cs_p = cs.data_ptr<scalar_t>();
+      scalar_t *tcs_p = tcs.data_ptr<scalar_t>(), *outs_p = outs.data_ptr<scalar_t>();
+      for (int64_t t = 0; t < L; ++t) {
+        if (t > 0) at::mm_out(gh, outs.select(0, d).select(0, t - 1).narrow(0, b0, b1 - b0), wt);
+        for (int64_t b = b0; b < b1; ++b) {
+          const int64_t row = (d * L + t) * B + b;  // (d, t, b)
+          lstm_row_forward(gi_p + row * G, a0 + (b - b0) * G, t > 0 ? cs_p + (row - B) * H : z0, acts_p + row * G,
+                           cs_p + row * H, tcs_p + row * H, outs_p + row * H, H);
         }
       }
     });
@@ -375,26 +370,22 @@ std::vector<at::Tensor> lstm_backward(at::Tensor dout, at::Tensor x, at::Tensor 
   auto dg = at::empty({D, L, B, G}, dout.options());  // the gradient of the gates' pre-activations
   const Chunks chunks(D, B);
   AT_DISPATCH_FLOATING_TYPES(dout.scalar_type(), "lstm_backward", [&] {
-    at::parallel_for(0, chunks.tasks, 1, [&](int64_t lo, int64_t hi) {
-      at::NoGradGuard no_grad;  // the pool's threads start with autograd on; these products are not recorded
-      for (int64_t task = lo; task < hi; ++task) {
-        const int64_t d = chunks.dir(task), b0 = chunks.begin(task), b1 = chunks.end(task);
-        auto dhm = at::zeros({b1 - b0, H}, dout.options());  // the gradient reaching h_t through W_hh (from t+1)
-        auto dcn = at::zeros({b1 - b0, H}, dout.options());  // the gradient reaching c_t from c_{t+1}
-        auto zero = at::zeros({H}, dout.options());
-        const auto w = w_hh.select(0, d);
-        const scalar_t *dout_p = dout.data_ptr<scalar_t>(), *dhm_p = dhm.data_ptr<scalar_t>();
-        const scalar_t *cs_p = cs.data_ptr<scalar_t>(), *z0 = zero.data_ptr<scalar_t>();
-        const scalar_t *acts_p = acts.data_ptr<scalar_t>(), *tcs_p = tcs.data_ptr<scalar_t>();
-        scalar_t *dg_p = dg.data_ptr<scalar_t>(), *dcn_p = dcn.data_ptr<scalar_t>();
-        for (int64_t t = L - 1; t >= 0; --t) {
-          for (int64_t b = b0; b < b1; ++b) {
-            const int64_t row = (d * L + t) * B + b, k = b - b0;
-            lstm_row_backward(dout_p + row * H, dhm_p + k * H, t > 0 ? cs_p + (row - B) * H : z0, acts_p + row * G,
-                              tcs_p + row * H, dg_p + row * G, dcn_p + k * H, H);
-          }
-          if (t > 0) at::mm_out(dhm, dg.select(0, d).select(0, t).narrow(0, b0, b1 - b0), w);  // to h_{t-1}
+    chunks.each([&](int64_t d, int64_t b0, int64_t b1) {
+      auto dhm = at::zeros({b1 - b0, H}, dout.options());  // the gradient reaching h_t through W_hh (from t+1)
+      auto dcn = at::zeros({b1 - b0, H}, dout.options());  // the gradient reaching c_t from c_{t+1}
+      auto zero = at::zeros({H}, dout.options());
+      const auto w = w_hh.select(0, d);
+      const scalar_t *dout_p = dout.data_ptr<scalar_t>(), *dhm_p = dhm.data_ptr<scalar_t>();
+      const scalar_t *cs_p = cs.data_ptr<scalar_t>(), *z0 = zero.data_ptr<scalar_t>();
+      const scalar_t *acts_p = acts.data_ptr<scalar_t>(), *tcs_p = tcs.data_ptr<scalar_t>();
+      scalar_t *dg_p = dg.data_ptr<scalar_t>(), *dcn_p = dcn.data_ptr<scalar_t>();
+      for (int64_t t = L - 1; t >= 0; --t) {
+        for (int64_t b = b0; b < b1; ++b) {
+          const int64_t row = (d * L + t) * B + b, k = b - b0;
+          lstm_row_backward(dout_p + row * H, dhm_p + k * H, t > 0 ? cs_p + (row - B) * H : z0, acts_p + row * G,
+                            tcs_p + row * H, dg_p + row * G, dcn_p + k * H, H);
         }
+        if (t > 0) at::mm_out(dhm, dg.select(0, d).select(0, t).narrow(0, b0, b1 - b0), w);  // to h_{t-1}
       }
     });
   });
