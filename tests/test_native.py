@@ -76,15 +76,22 @@ def test_fast_gru_with_padding_equals_packed_nn_gru(bidirectional):
         torch.testing.assert_close(out[i, :n], ref_out[i, :n], atol=2e-6, rtol=1e-5)
 
 
-def test_fast_gru_uses_the_kernel_and_matches_nn_gru():
+@pytest.mark.parametrize("hidden", [6, 16])
+def test_fast_gru_uses_the_kernel_and_matches_nn_gru(hidden):
+    """float32; at 16 hidden units (a multiple of 16) both step products run on the packed AVX2 kernel."""
     torch.manual_seed(1)
-    ref = nn.GRU(2, 6, batch_first=True)
-    ours = FastGRU(2, 6)
+    ref = nn.GRU(2, hidden, batch_first=True)
+    ours = FastGRU(2, hidden)
     with torch.no_grad():
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
             getattr(ours, name)[0].copy_(getattr(ref, f"{name}_l0")[None])
-    x = torch.randn(3, 9, 2)
-    torch.testing.assert_close(ours(x)[0], ref(x)[0], atol=2e-6, rtol=1e-5)
+    x = torch.randn(13, 9, 2, requires_grad=True)
+    out, want = ours(x)[0], ref(x)[0]
+    torch.testing.assert_close(out, want, atol=2e-6, rtol=1e-5)
+    g1 = torch.autograd.grad(want.square().sum(), [x, ref.weight_hh_l0])
+    g2 = torch.autograd.grad(out.square().sum(), [x, ours.weight_hh[0]])
+    torch.testing.assert_close(g2[0], g1[0], atol=2e-5, rtol=1e-4)
+    torch.testing.assert_close(g2[1][0], g1[1], atol=2e-5, rtol=1e-4)
 
 
 def test_lstm_backward_is_the_exact_gradient():
@@ -130,12 +137,14 @@ def test_native_lstm_equals_nn_lstm_outputs_states_and_gradients(bidirectional, 
     torch.testing.assert_close(run_rnn(rnn, x, lengths)[0], o2, atol=0, rtol=0)  # run_rnn takes the kernels' path
 
 
-@pytest.mark.parametrize("hidden", [8, 12, 5])
-def test_float_lstm_gates_match_nn_lstm(hidden):
-    """float32 runs the vectorised gate pass (eight units a lane group, the rest one by one)."""
+@pytest.mark.parametrize("hidden,inputs", [(8, 2), (12, 2), (5, 2), (16, 2), (16, 11)])
+def test_float_lstm_gates_match_nn_lstm(hidden, inputs):
+    """float32 runs the vectorised gate pass (eight units a lane group, the rest one by one) and, where the gates or
+    the hidden units are a multiple of 16, the packed step products (20 rows: blocks of 6 and a tail of 2). Up to 8
+    inputs are projected row by row inside the recurrence, more by one product over all steps."""
     torch.manual_seed(hidden)
-    rnn = nn.LSTM(2, hidden, batch_first=True)
-    x = torch.randn(20, 9, 2, requires_grad=True)
+    rnn = nn.LSTM(inputs, hidden, batch_first=True)
+    x = torch.randn(20, 9, inputs, requires_grad=True)
     (o1, f1), (o2, f2) = _packed_lstm(rnn, x, None), _native_lstm(rnn, x, None)
     torch.testing.assert_close(o2, o1, atol=2e-6, rtol=1e-5)
     g1 = torch.autograd.grad(o1.square().sum(), [x, *rnn.parameters()])

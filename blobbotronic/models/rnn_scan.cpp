@@ -2,8 +2,8 @@
 //
 // Python-level loops spend most of a small recurrent model's step in per-operation overhead and in
 // strided element-wise kernels on gate slices (shared/PERF.md). Here each time step is one batched matrix
-// product (ATen, so MKL/oneDNN) plus one fused element-wise pass over contiguous rows, compiled with
-// the vector units enabled. Shapes follow blobbotronic/models/rnn.py's GRUScan:
+// product (a packed AVX2 kernel for float, else ATen's) plus one fused element-wise pass over contiguous rows,
+// compiled with the vector units enabled. Shapes follow blobbotronic/models/rnn.py's GRUScan:
 //   gi (L, D, B, 3H) input projections (input bias included), w_hh (D, 3H, H), b_hh (D, 3H),
 //   gates r, z, n as in nn.GRU; the LSTM's the same with 4H (gates i, f, g, o as in nn.LSTM).
 #include <ATen/Parallel.h>
@@ -96,8 +96,100 @@ inline __m256 tanh8(__m256 x) {
   const __m256 e = exp8(_mm256_add_ps(x, x));
   return _mm256_fnmadd_ps(_mm256_set1_ps(2.0f), recip8(_mm256_add_ps(e, _mm256_set1_ps(1.0f))), _mm256_set1_ps(1.0f));
 }
+// The recurrences' per-step products for float, C (M x N) = A (M x K) B, on a register-blocked AVX2 kernel instead
+// of at::mm_out: B (a recurrent weight, the same at every step) is packed once per call into panels of 16 columns,
+// and each 6-row by 16-column block of C is summed in twelve registers over k. ATen's call costs a dispatch, checks and
+// MKL's own packing of B at every one of a sequence's steps. Each element of C is summed over k in the same order
+// whatever the block it falls in, so the batch's split across threads changes no number. MNIST-1D LSTM (L 40,
+// B 100, H 64), best of 3 interleaved runs of 7 x 20 calls, at::mm_out -> packed: two threads forward 1.96 -> 1.62 ms,
+// backward 2.70 -> 2.51 ms; one thread 3.27 -> 2.88 and 5.21 -> 4.36 ms.
+// packed[(p * K + k) * 16 + j] = B(k, 16 p + j), B(k, n) at b[k * sk + n * sn]; N a multiple of 16.
+void pack16(const float* b, int64_t K, int64_t N, int64_t sk, int64_t sn, float* packed) {
+  for (int64_t p = 0; p < N / 16; ++p)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t j = 0; j < 16; ++j) packed[(p * K + k) * 16 + j] = b[k * sk + (16 * p + j) * sn];
+}
+
+template <int MR>
+inline void gemm_block(const float* __restrict a, int64_t lda, const float* __restrict panel, int64_t K,
+                       float* __restrict c, int64_t ldc) {
+  __m256 acc[MR][2];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+    const __m256 b0 = _mm256_loadu_ps(panel + k * 16), b1 = _mm256_loadu_ps(panel + k * 16 + 8);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      const __m256 av = _mm256_broadcast_ss(a + r * lda + k);
+      acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    _mm256_storeu_ps(c + r * ldc, acc[r][0]);
+    _mm256_storeu_ps(c + r * ldc + 8, acc[r][1]);
+  }
+}
+
+// C = A B with B packed by pack16: panel by panel (a 16-column panel of B stays in L1 while the rows pass).
+void gemm_packed(const float* a, int64_t lda, const float* packed, int64_t M, int64_t K, int64_t N, float* c,
+                 int64_t ldc) {
+  for (int64_t p = 0; p < N / 16; ++p) {
+    const float* panel = packed + p * K * 16;
+    float* cp = c + 16 * p;
+    int64_t r = 0;
+    for (; r + 6 <= M; r += 6) gemm_block<6>(a + r * lda, lda, panel, K, cp + r * ldc, ldc);
+    switch (M - r) {
+      case 5: gemm_block<5>(a + r * lda, lda, panel, K, cp + r * ldc, ldc); break;
+      case 4: gemm_block<4>(a + r * lda, lda, panel, K, cp + r * ldc, ldc); break;
+      case 3: gemm_block<3>(a + r * lda, lda, panel, K, cp + r * ldc, ldc); break;
+      case 2: gemm_block<2>(a + r * lda, lda, panel, K, cp + r * ldc, ldc); break;
+      case 1: gemm_block<1>(a + r * lda, lda, panel, K, cp + r * ldc, ldc); break;
+      default: break;
+    }
+  }
+}
+
 #define BLOBBOTRONIC_AVX2 1
 #endif
+
+// Each direction's recurrent weight w_hh (D, G, H) packed for the step products, as W^T (the forward's h W^T: K = H,
+// N = G) or as W (the backward's dgates W: K = G, N = H). Empty where the packed kernel does not apply (double,
+// no AVX2, N not a multiple of 16): the steps then call at::mm_out.
+std::vector<float> pack_recurrent(const at::Tensor& w_hh, bool transposed) {
+  std::vector<float> out;
+#ifdef BLOBBOTRONIC_AVX2
+  if (w_hh.scalar_type() != at::kFloat) return out;
+  const int64_t D = w_hh.size(0), G = w_hh.size(1), H = w_hh.size(2);
+  const int64_t K = transposed ? H : G, N = transposed ? G : H;
+  if (N % 16 != 0) return out;
+  out.resize(D * K * N);
+  const float* w = w_hh.data_ptr<float>();
+  for (int64_t d = 0; d < D; ++d) pack16(w + d * G * H, K, N, transposed ? 1 : H, transposed ? H : 1, out.data() + d * K * N);
+#endif
+  return out;
+}
+
+// C = A B on the packed kernel; false (nothing done) where there is none for T or B was not packed.
+template <typename T>
+bool packed_product(const T*, int64_t, const float*, int64_t, int64_t, int64_t, T*, int64_t) {
+  return false;
+}
+#ifdef BLOBBOTRONIC_AVX2
+template <>
+bool packed_product<float>(const float* a, int64_t lda, const float* packed, int64_t M, int64_t K, int64_t N, float* c,
+                           int64_t ldc) {
+  if (packed == nullptr) return false;
+  gemm_packed(a, lda, packed, M, K, N, c, ldc);
+  return true;
+}
+#endif
+
+// Direction d's packed weight, or nullptr.
+inline const float* packed_of(const std::vector<float>& packed, int64_t d, int64_t size) {
+  return packed.empty() ? nullptr : packed.data() + d * size;
+}
 
 // One row's element-wise pass of each recurrence (j over the hidden units), kept in functions of their own with
 // unaliased pointers so that the compiler vectorises them (inside the threaded lambdas, -fopt-info-vec showed
@@ -220,6 +312,8 @@ struct Chunks {
     per_dir = std::max<int64_t>(1, std::min<int64_t>(threads / std::max<int64_t>(D, 1), B / 16));
     tasks = D * per_dir;
   }
+  // The number of the chunk of direction d that starts at row b0 (b0 = floor(i B / per_dir), and per_dir <= B / 16).
+  int64_t index(int64_t d, int64_t b0) const { return d * per_dir + (b0 * per_dir + B - 1) / B; }
   // fn(d, b0, b1) for every chunk: direction d, batch rows [b0, b1), the chunks spread over PyTorch's threads.
   template <typename F>
   void each(const F& fn) const {
@@ -250,19 +344,22 @@ std::vector<at::Tensor> gru_forward(at::Tensor gi, at::Tensor w_hh, at::Tensor b
   auto ns = at::empty({L, D, B, H}, gi.options());
   auto ghn = at::empty({L, D, B, H}, gi.options());
   const Chunks chunks(D, B);
+  const auto packed = pack_recurrent(w_hh, true);
   AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "gru_forward", [&] {
     chunks.each([&](int64_t d, int64_t b0, int64_t b1) {
       auto gh = at::zeros({b1 - b0, G}, gi.options());  // h_{-1} = 0: step 0 reads zeros
       auto hzero = at::zeros({H}, gi.options());
       const auto wt = w_hh.select(0, d).t();
+      const float* pk = packed_of(packed, d, H * G);
       // raw pointers taken once: data_ptr() per row cost more than a 64-unit row's arithmetic
       // (LSTM forward, MNIST-1D: 7.7 -> 5.5 ms)
       const scalar_t* bh = b_hh.data_ptr<scalar_t>() + d * G;
-      const scalar_t *gi_p = gi.data_ptr<scalar_t>(), *a0 = gh.data_ptr<scalar_t>(), *z0 = hzero.data_ptr<scalar_t>();
-      scalar_t *rzs_p = rzs.data_ptr<scalar_t>(), *ns_p = ns.data_ptr<scalar_t>();
+      const scalar_t *gi_p = gi.data_ptr<scalar_t>(), *z0 = hzero.data_ptr<scalar_t>();
+      scalar_t *a0 = gh.data_ptr<scalar_t>(), *rzs_p = rzs.data_ptr<scalar_t>(), *ns_p = ns.data_ptr<scalar_t>();
       scalar_t *ghn_p = ghn.data_ptr<scalar_t>(), *outs_p = outs.data_ptr<scalar_t>();
       for (int64_t t = 0; t < L; ++t) {
-        if (t > 0) {  // the recurrent bias is added below, in the same pass as the gates
+        // the recurrent bias is added below, in the same pass as the gates
+        if (t > 0 && !packed_product(outs_p + ((t - 1) * D + d) * B * H + b0 * H, H, pk, b1 - b0, H, G, a0, G)) {
           at::mm_out(gh, rows_of(outs, t - 1, d, b0, b1), wt);
         }
         for (int64_t b = b0; b < b1; ++b) {
@@ -293,13 +390,16 @@ std::vector<at::Tensor> gru_backward(at::Tensor dout, at::Tensor w_hh, at::Tenso
   const int64_t sL = dgi.stride(0), sD = dgi.stride(1), sB = dgi.stride(2);
   auto dgh = at::empty({L, D, B, G}, dout.options());
   const Chunks chunks(D, B);
+  const auto packed = pack_recurrent(w_hh, false);
   AT_DISPATCH_FLOATING_TYPES(dout.scalar_type(), "gru_backward", [&] {
     chunks.each([&](int64_t d, int64_t b0, int64_t b1) {
       auto dhm = at::zeros({b1 - b0, H}, dout.options());  // the gradient reaching h_t through W_hh (from t+1)
       auto dhz = at::zeros({b1 - b0, H}, dout.options());  // ... and directly, through z (from step t+1)
       auto hzero = at::zeros({H}, dout.options());
       const auto w = w_hh.select(0, d);
-      const scalar_t *dout_p = dout.data_ptr<scalar_t>(), *dhm_p = dhm.data_ptr<scalar_t>();
+      const float* pk = packed_of(packed, d, G * H);
+      const scalar_t* dout_p = dout.data_ptr<scalar_t>();
+      scalar_t* dhm_p = dhm.data_ptr<scalar_t>();
       const scalar_t *outs_p = outs.data_ptr<scalar_t>(), *z0 = hzero.data_ptr<scalar_t>();
       const scalar_t *rzs_p = rzs.data_ptr<scalar_t>(), *ns_p = ns.data_ptr<scalar_t>();
       const scalar_t* ghn_p = ghn.data_ptr<scalar_t>();
@@ -313,11 +413,51 @@ std::vector<at::Tensor> gru_backward(at::Tensor dout, at::Tensor w_hh, at::Tenso
                            dgi_p + t * sL + d * sD + b * sB, dgh_p + row * G, dhz_p + k * H, H);
         }
         // to h_{t-1} through W_hh; the direct part (dhz) is added in the next pass
-        if (t > 0) at::mm_out(dhm, rows_of(dgh, t, d, b0, b1), w);
+        if (t > 0 && !packed_product(dgh_p + ((t * D + d) * B + b0) * G, G, pk, b1 - b0, G, H, dhm_p, H)) {
+          at::mm_out(dhm, rows_of(dgh, t, d, b0, b1), w);
+        }
       }
     });
   });
   return {dgi, weight_grad(dgh, outs), dgh.sum({0, 2})};
+}
+
+// An input of at most this many features is projected row by row inside the recurrence (the row's G gate inputs
+// from C products each), not by one product over all steps first: that product writes, and the backward's three
+// passes (dx, dw_ih, the bias) read, a (D, L, B, G) tensor, 4 MB on MNIST-1D, for almost no arithmetic (C = 1).
+// MNIST-1D LSTM, two threads, best of 3: forward 1.49 -> 1.33 ms, backward 2.09 -> 2.00 ms.
+constexpr int64_t kRowProjection = 8;
+
+// proj = bias + W_ih x for one row, with W_ih stored transposed, (C, G).
+template <typename T>
+void project_row(const T* __restrict x, const T* __restrict w_t, const T* __restrict bias, T* __restrict proj, int64_t C,
+                 int64_t G) {
+  _Pragma("omp simd")
+  for (int64_t n = 0; n < G; ++n) proj[n] = bias[n];
+  for (int64_t c = 0; c < C; ++c) {
+    const T xc = x[c];
+    _Pragma("omp simd")
+    for (int64_t n = 0; n < G; ++n) proj[n] += xc * w_t[c * G + n];
+  }
+}
+
+// For one row's gate gradient dg: dx = dg W_ih (W_ih (G, C)), and the row's share of dW_ih (kept transposed,
+// (C, G)) and of the bias, added to a chunk's sums.
+template <typename T>
+void project_row_backward(const T* __restrict dg, const T* __restrict x, const T* __restrict w_t, T* __restrict dx,
+                          T* __restrict dw_t, T* __restrict db, int64_t C, int64_t G) {
+  _Pragma("omp simd")
+  for (int64_t n = 0; n < G; ++n) db[n] += dg[n];
+  for (int64_t c = 0; c < C; ++c) {
+    const T xc = x[c];
+    T acc = T(0);
+    _Pragma("omp simd reduction(+ : acc)")
+    for (int64_t n = 0; n < G; ++n) {
+      acc += dg[n] * w_t[c * G + n];
+      dw_t[c * G + n] += dg[n] * xc;
+    }
+    dx[c] = acc;
+  }
 }
 
 // The LSTM, gates i, f, g, o as in nn.LSTM, with its input projection, in time-major layout: x (D, L, B, C) each
@@ -328,30 +468,47 @@ std::vector<at::Tensor> gru_backward(at::Tensor dout, at::Tensor w_hh, at::Tenso
 std::vector<at::Tensor> lstm_forward(at::Tensor x, at::Tensor w_ih, at::Tensor w_hh, at::Tensor bias) {
   x = x.contiguous();
   w_hh = w_hh.contiguous();
+  bias = bias.contiguous();
   const int64_t D = x.size(0), L = x.size(1), B = x.size(2), C = x.size(3), G = w_hh.size(1), H = G / 4;
-  auto gi = at::empty({D, L, B, G}, x.options());
-  for (int64_t d = 0; d < D; ++d) {  // every step's input projection at once, one product per direction
-    auto out = gi.select(0, d).view({L * B, G});
-    at::addmm_out(out, bias.select(0, d), x.select(0, d).view({L * B, C}), w_ih.select(0, d).t());
+  const bool by_row = C <= kRowProjection;
+  at::Tensor gi, w_t;  // every step's input projection at once (one product per direction), or W_ih^T for the rows
+  if (by_row) {
+    w_t = w_ih.transpose(1, 2).contiguous();  // (D, C, G)
+  } else {
+    gi = at::empty({D, L, B, G}, x.options());
+    for (int64_t d = 0; d < D; ++d) {
+      auto out = gi.select(0, d).view({L * B, G});
+      at::addmm_out(out, bias.select(0, d), x.select(0, d).view({L * B, C}), w_ih.select(0, d).t());
+    }
   }
   auto outs = at::empty({D, L, B, H}, x.options());
   auto acts = at::empty({D, L, B, G}, x.options());
   auto cs = at::empty({D, L, B, H}, x.options());
   auto tcs = at::empty({D, L, B, H}, x.options());
   const Chunks chunks(D, B);
+  const auto packed = pack_recurrent(w_hh, true);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lstm_forward", [&] {
     chunks.each([&](int64_t d, int64_t b0, int64_t b1) {
       auto gh = at::zeros({b1 - b0, G}, x.options());  // h_{-1} = 0
       auto zero = at::zeros({H}, x.options());          // c_{-1} = 0
+      auto proj = at::empty({G}, x.options());          // one row's input projection (by_row)
       const auto wt = w_hh.select(0, d).t();
-      const scalar_t *gi_p = gi.data_ptr<scalar_t>(), *a0 = gh.data_ptr<scalar_t>(), *z0 = zero.data_ptr<scalar_t>();
-      scalar_t *acts_p = acts.data_ptr<scalar_t>(), *cs_p = cs.data_ptr<scalar_t>();
-      scalar_t *tcs_p = tcs.data_ptr<scalar_t>(), *outs_p = outs.data_ptr<scalar_t>();
+      const float* pk = packed_of(packed, d, H * G);
+      const scalar_t *z0 = zero.data_ptr<scalar_t>(), *x_p = x.data_ptr<scalar_t>();
+      const scalar_t* gi_p = by_row ? nullptr : gi.data_ptr<scalar_t>();
+      const scalar_t* wt_p = by_row ? w_t.data_ptr<scalar_t>() + d * C * G : nullptr;
+      const scalar_t* bias_p = bias.data_ptr<scalar_t>() + d * G;
+      scalar_t *a0 = gh.data_ptr<scalar_t>(), *proj_p = proj.data_ptr<scalar_t>(), *acts_p = acts.data_ptr<scalar_t>();
+      scalar_t *cs_p = cs.data_ptr<scalar_t>(), *tcs_p = tcs.data_ptr<scalar_t>(), *outs_p = outs.data_ptr<scalar_t>();
       for (int64_t t = 0; t < L; ++t) {
-        if (t > 0) at::mm_out(gh, outs.select(0, d).select(0, t - 1).narrow(0, b0, b1 - b0), wt);
+        if (t > 0 && !packed_product(outs_p + ((d * L + t - 1) * B + b0) * H, H, pk, b1 - b0, H, G, a0, G)) {
+          at::mm_out(gh, outs.select(0, d).select(0, t - 1).narrow(0, b0, b1 - b0), wt);
+        }
         for (int64_t b = b0; b < b1; ++b) {
           const int64_t row = (d * L + t) * B + b;  // (d, t, b)
-          lstm_row_forward(gi_p + row * G, a0 + (b - b0) * G, t > 0 ? cs_p + (row - B) * H : z0, acts_p + row * G,
+          const scalar_t* g = gi_p ? gi_p + row * G : proj_p;
+          if (by_row) project_row(x_p + row * C, wt_p, bias_p, proj_p, C, G);
+          lstm_row_forward(g, a0 + (b - b0) * G, t > 0 ? cs_p + (row - B) * H : z0, acts_p + row * G,
                            cs_p + row * H, tcs_p + row * H, outs_p + row * H, H);
         }
       }
@@ -367,44 +524,69 @@ std::vector<at::Tensor> lstm_backward(at::Tensor dout, at::Tensor x, at::Tensor 
   x = x.contiguous();
   w_hh = w_hh.contiguous();
   const int64_t D = outs.size(0), L = outs.size(1), B = outs.size(2), H = outs.size(3), G = 4 * H, C = x.size(3);
+  const bool by_row = C <= kRowProjection;
   auto dg = at::empty({D, L, B, G}, dout.options());  // the gradient of the gates' pre-activations
+  auto dx = at::empty({D, L, B, C}, dout.options());
   const Chunks chunks(D, B);
+  // by_row: each chunk's sums of dW_ih^T (C, G) and of the bias gradient (G), added up per direction afterwards
+  at::Tensor w_t, sums;
+  if (by_row) {
+    w_t = w_ih.transpose(1, 2).contiguous();
+    sums = at::zeros({D, chunks.per_dir, C + 1, G}, dout.options());
+  }
+  const auto packed = pack_recurrent(w_hh, false);
   AT_DISPATCH_FLOATING_TYPES(dout.scalar_type(), "lstm_backward", [&] {
     chunks.each([&](int64_t d, int64_t b0, int64_t b1) {
       auto dhm = at::zeros({b1 - b0, H}, dout.options());  // the gradient reaching h_t through W_hh (from t+1)
       auto dcn = at::zeros({b1 - b0, H}, dout.options());  // the gradient reaching c_t from c_{t+1}
       auto zero = at::zeros({H}, dout.options());
       const auto w = w_hh.select(0, d);
-      const scalar_t *dout_p = dout.data_ptr<scalar_t>(), *dhm_p = dhm.data_ptr<scalar_t>();
+      const float* pk = packed_of(packed, d, G * H);
+      const scalar_t *dout_p = dout.data_ptr<scalar_t>(), *x_p = x.data_ptr<scalar_t>();
       const scalar_t *cs_p = cs.data_ptr<scalar_t>(), *z0 = zero.data_ptr<scalar_t>();
       const scalar_t *acts_p = acts.data_ptr<scalar_t>(), *tcs_p = tcs.data_ptr<scalar_t>();
-      scalar_t *dg_p = dg.data_ptr<scalar_t>(), *dcn_p = dcn.data_ptr<scalar_t>();
+      const scalar_t* wt_p = by_row ? w_t.data_ptr<scalar_t>() + d * C * G : nullptr;
+      scalar_t* sum_p = by_row ? sums.data_ptr<scalar_t>() + chunks.index(d, b0) * (C + 1) * G : nullptr;  // its sums
+      scalar_t *dg_p = dg.data_ptr<scalar_t>(), *dcn_p = dcn.data_ptr<scalar_t>(), *dhm_p = dhm.data_ptr<scalar_t>();
+      scalar_t* dx_p = dx.data_ptr<scalar_t>();
       for (int64_t t = L - 1; t >= 0; --t) {
         for (int64_t b = b0; b < b1; ++b) {
           const int64_t row = (d * L + t) * B + b, k = b - b0;
           lstm_row_backward(dout_p + row * H, dhm_p + k * H, t > 0 ? cs_p + (row - B) * H : z0, acts_p + row * G,
                             tcs_p + row * H, dg_p + row * G, dcn_p + k * H, H);
+          if (by_row) {
+            project_row_backward(dg_p + row * G, x_p + row * C, wt_p, dx_p + row * C, sum_p, sum_p + C * G, C, G);
+          }
         }
-        if (t > 0) at::mm_out(dhm, dg.select(0, d).select(0, t).narrow(0, b0, b1 - b0), w);  // to h_{t-1}
+        if (t > 0 && !packed_product(dg_p + ((d * L + t) * B + b0) * G, G, pk, b1 - b0, G, H, dhm_p, H)) {
+          at::mm_out(dhm, dg.select(0, d).select(0, t).narrow(0, b0, b1 - b0), w);  // to h_{t-1}
+        }
       }
     });
   });
-  auto dx = at::empty({D, L, B, C}, dout.options());
-  auto dw_ih = at::empty_like(w_ih);
-  auto dw_hh = at::zeros_like(w_hh);
-  for (int64_t d = 0; d < D; ++d) {  // one product each over all steps (h_{-1} = 0: step 0 adds nothing to dw_hh)
-    const auto dgd = dg.select(0, d).view({L * B, G});
-    auto dxd = dx.select(0, d).view({L * B, C});
-    at::mm_out(dxd, dgd, w_ih.select(0, d));
-    auto dwi = dw_ih.select(0, d);
-    at::mm_out(dwi, dgd.t(), x.select(0, d).view({L * B, C}));
-    if (L > 1) {
-      auto dwh = dw_hh.select(0, d);
-      at::mm_out(dwh, dg.select(0, d).narrow(0, 1, L - 1).reshape({(L - 1) * B, G}).t(),
-                 outs.select(0, d).narrow(0, 0, L - 1).reshape({(L - 1) * B, H}));
+  at::Tensor dw_ih, dbias;
+  if (by_row) {  // the chunks' sums, in chunk order
+    auto total = sums.sum(1);  // (D, C + 1, G)
+    dw_ih = total.narrow(1, 0, C).transpose(1, 2).contiguous();
+    dbias = total.select(1, C).contiguous();
+  } else {
+    dw_ih = at::empty_like(w_ih);
+    for (int64_t d = 0; d < D; ++d) {
+      const auto dgd = dg.select(0, d).view({L * B, G});
+      auto dxd = dx.select(0, d).view({L * B, C});
+      at::mm_out(dxd, dgd, w_ih.select(0, d));
+      auto dwi = dw_ih.select(0, d);
+      at::mm_out(dwi, dgd.t(), x.select(0, d).view({L * B, C}));
     }
+    dbias = dg.sum({1, 2});
   }
-  return {dx, dw_ih, dw_hh, dg.sum({1, 2})};
+  auto dw_hh = at::zeros_like(w_hh);
+  for (int64_t d = 0; d < D && L > 1; ++d) {  // one product over all steps (h_{-1} = 0: step 0 adds nothing)
+    auto dwh = dw_hh.select(0, d);
+    at::mm_out(dwh, dg.select(0, d).narrow(0, 1, L - 1).reshape({(L - 1) * B, G}).t(),
+               outs.select(0, d).narrow(0, 0, L - 1).reshape({(L - 1) * B, H}));
+  }
+  return {dx, dw_ih, dw_hh, dbias};
 }
 
 }  // namespace
