@@ -52,9 +52,9 @@ def device_of(model: nn.Module) -> torch.device:
 def _first_embedding(model: nn.Module) -> nn.Module:
     """The layer whose output is the per-token input vectors: a text model's marked TokenVectors (the sum of
     its token and pair embeddings, or a glyph model's glyph features with them), else its first embedding."""
-    from ..models.base import TokenVectors
+    from ..models.base import token_vectors
 
-    marked = next((m for m in model.modules() if isinstance(m, TokenVectors)), None)
+    marked = token_vectors(model)
     if marked is not None:
         return marked
     for m in model.modules():

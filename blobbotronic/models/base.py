@@ -65,7 +65,14 @@ def bigram_ids(x: torch.Tensor, buckets: int) -> torch.Tensor:
 
 
 class TokenVectors(nn.Identity):
-    """Marks a text model's per-token input vectors (B, L, D): attributions (explain/attribution.py) scale them there."""
+    """Marks a text model's per-token input vectors (B, L, D): attributions (explain/attribution.py) scale them there,
+    adversarial training (train/loop.py) pushes them there."""
+
+
+def token_vectors(model: nn.Module) -> nn.Module | None:
+    """A text model's per-token input vectors: its first TokenVectors (a glyph model's outermost, the glyph features
+    with the character embeddings), or None."""
+    return next((m for m in model.modules() if isinstance(m, TokenVectors)), None)
 
 
 class TextEmbedding(nn.Module):

@@ -61,6 +61,8 @@ def why_sequential(model: nn.Module, config: TrainConfig, n_seeds: int, task: Ta
         return "the perceptron rule is not a gradient step"
     if not any(p.requires_grad for p in model.parameters()):
         return "it has nothing to train"
+    if config.adversarial:
+        return "adversarial training runs each batch twice, the second time perturbed"
     if config.budget is not None and getattr(config.budget, "seconds", None) is not None:
         return "a time budget gives each model its own seconds"
     for m in model.modules():

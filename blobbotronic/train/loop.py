@@ -14,6 +14,7 @@ from torch import nn
 
 from ..data.spec import Dataset
 from ..errors import BlobError
+from ..models.base import token_vectors
 from .budget import Budget
 from .metrics import count_params, evaluate, flops_per_sample, headline, peak_rss_mb, reset_peak_rss
 from .tasks import task_for
@@ -30,6 +31,7 @@ class TrainConfig:
     schedule: Literal["cosine", "constant"] | None = None
     warmup: float = 0.02  # fraction of the budget spent ramping the learning rate up
     clip: float | None = None  # gradient-norm clipping; recurrent families default to 1.0
+    adversarial: float | None = None  # text: adversarial training on the token vectors (see adversarial()); 0: off
     eval_every: int | None = None  # steps between validation checks; None: see checks_every()
     patience: int | None = 10  # checks without improvement before stopping; None: never stop early
     seed: int = 0
@@ -53,6 +55,7 @@ class TrainConfig:
             weight_decay=float(pick("weight_decay", 0.0)),
             schedule=pick("schedule", "cosine"),
             clip=pick("clip", None),
+            adversarial=float(pick("adversarial", 0.0)),
             threads=self.threads or default_threads(),
         )
 
@@ -227,6 +230,17 @@ def _schedule(kind: str, warmup: float):
     return factor
 
 
+def adversarial(loss: torch.Tensor, vectors: torch.Tensor, eps: float) -> torch.Tensor:
+    """The fast-gradient adversary of adversarial training for text (Miyato, Dai & Goodfellow 2017): each sample's
+    token vectors (B, L, D) moved along the gradient of the loss, by ``eps`` of their own L2 norm (relative, so
+    one ``eps`` suits learned embeddings and glyph features alike). The training step adds the loss of the
+    perturbed batch to the clean one; padding has no gradient and is not moved. Costs a second forward and
+    backward pass per step."""
+    (grad,) = torch.autograd.grad(loss, vectors, retain_graph=True)
+    size = vectors.detach().flatten(1).norm(dim=1) / grad.flatten(1).norm(dim=1).clamp_min(1e-12)
+    return (eps * size).view(-1, *[1] * (grad.dim() - 1)) * grad
+
+
 def checks_every(total: int | None, n_val: int, batch_size: int) -> int:
     """Steps between validation checks when the config leaves it open: about 30 checks a run, but never so
     often that checking costs more than about a sixth of training. A check reads the validation split forward
@@ -267,6 +281,14 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
     opt = None if rule or not params else torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
                                                             fused=device.type in ("cpu", "cuda"))
     factor = _schedule(cfg.schedule, cfg.warmup)
+    tokens = token_vectors(model) if cfg.adversarial and opt is not None else None
+    if cfg.adversarial and (cfg.adversarial < 0 or not math.isfinite(cfg.adversarial)):
+        raise BlobError(f"adversarial={cfg.adversarial} is not a valid strength: give a small positive fraction such "
+                        "as 0.02 (the push's size relative to the token vectors'), or 0 for none.")
+    if cfg.adversarial and opt is not None and tokens is None:
+        raise BlobError(f"adversarial={cfg.adversarial}: adversarial training pushes a text model's token vectors, "
+                        f"and {getattr(model, 'name', type(model).__name__)!r} on {data.spec.name} "
+                        f"({data.spec.modality}) has none. Use it with a text model, or leave it at 0.")
     n, bs = len(data.train), cfg.batch_size
     total = cfg.budget.steps_for(n, bs)
     eval_every = cfg.eval_every or checks_every(total, len(data.val), bs)
@@ -303,14 +325,25 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
         if rule:
             loss = model.rule_step(xb, yb, lr)
         else:
+            seen: list[torch.Tensor] = []
+            hook = tokens.register_forward_hook(lambda m, i, o: seen.append(o)) if tokens is not None else None
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 out = task.forward(step_model, xb, yb, lb)  # model(xb, lb), or teacher forcing for translate
-            loss = task.loss(out, yb, lb)
+            loss = objective = task.loss(out, yb, lb)
+            if hook is not None:
+                hook.remove()
+            if seen:  # adversarial training: the same batch again with its token vectors pushed uphill
+                r = adversarial(loss, seen[0], cfg.adversarial)
+                hook = tokens.register_forward_hook(lambda m, i, o: o + r)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                    out_adv = task.forward(step_model, xb, yb, lb)
+                hook.remove()
+                objective = 0.5 * (loss + task.loss(out_adv, yb, lb))
             if opt is not None:
                 for g in opt.param_groups:
                     g["lr"] = lr
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                objective.backward()
                 if cfg.clip:
                     nn.utils.clip_grad_norm_(params, cfg.clip)
                 opt.step()
