@@ -252,8 +252,7 @@ def training_flags(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--lr", type=float, help="learning rate (default: the model family's)")
     sp.add_argument("--adversarial", type=float, metavar="EPS",
                     help="text: adversarial training, each batch also trained with its token vectors pushed up the "
-                         "loss gradient by EPS of their size (twice the time per step; default: 0.02 for the text "
-                         "CNN, off for the others; 0 turns it off)")
+                         "loss gradient by EPS of their size (0.02 suits; twice the time per step; default: off)")
     sp.add_argument("--patience", type=int, help="validation checks without improvement before stopping")
     sp.add_argument("--threads", type=int,
                     help="CPU threads per run (default: train uses every core, up to 8; compare 1 per worker)")
