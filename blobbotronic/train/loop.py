@@ -233,8 +233,8 @@ def _schedule(kind: str, warmup: float):
 def adversarial(loss: torch.Tensor, vectors: torch.Tensor, eps: float) -> torch.Tensor:
     """The fast-gradient adversary of adversarial training for text (Miyato, Dai & Goodfellow 2017): each sample's
     token vectors (B, L, D) moved along the gradient of the loss, by ``eps`` of their own L2 norm (relative, so
-    one ``eps`` suits learned embeddings and glyph features alike). The training step adds the loss of the
-    perturbed batch to the clean one; padding has no gradient and is not moved. Costs a second forward and
+    one ``eps`` suits learned embeddings and glyph features alike). The training step averages the loss of the
+    perturbed batch with the clean one; padding has no gradient and is not moved. Costs a second forward and
     backward pass per step."""
     (grad,) = torch.autograd.grad(loss, vectors, retain_graph=True)
     size = vectors.detach().flatten(1).norm(dim=1) / grad.flatten(1).norm(dim=1).clamp_min(1e-12)
