@@ -153,6 +153,31 @@ def test_float_lstm_gates_match_nn_lstm(hidden, inputs):
         torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_lstm_gradients_with_several_chunks_and_the_threads_changed_between_passes(bidirectional):
+    """64 rows on four threads: four chunks (two per direction both ways), whose saved state is laid out chunk by
+    chunk and whose partial sums of dW_hh are added up after the recurrence. The backward reads the state by the
+    forward's layout, so it must give PyTorch's gradients even on one thread."""
+    torch.manual_seed(5)
+    rnn = nn.LSTM(3, 16, batch_first=True, bidirectional=bidirectional)
+    x = torch.randn(64, 7, 3, requires_grad=True)
+    lengths = torch.randint(1, 8, (64,)) if bidirectional else None
+    o1, f1 = _packed_lstm(rnn, x, lengths)
+    w_out, w_final = torch.randn_like(o1), torch.randn_like(f1)
+    g1 = torch.autograd.grad((o1 * w_out).sum() + (f1 * w_final).sum(), [x, *rnn.parameters()])
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(4)
+        o2, f2 = _native_lstm(rnn, x, lengths)
+        torch.set_num_threads(1)
+        g2 = torch.autograd.grad((o2 * w_out).sum() + (f2 * w_final).sum(), [x, *rnn.parameters()])
+    finally:
+        torch.set_num_threads(threads)
+    torch.testing.assert_close(o2, o1, atol=2e-6, rtol=1e-5)
+    for a, b in zip(g2, g1, strict=True):
+        torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-4)
+
+
 def test_the_batch_split_across_threads_changes_no_number():
     """The kernels cut a batch into one chunk per thread; each row's arithmetic is the same either way."""
     torch.manual_seed(4)

@@ -119,8 +119,8 @@ class NativeLSTM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         x, w_ih, w_hh, bias = (t.contiguous() for t in (x, w_ih, w_hh, bias))
-        outs, acts, cs, tcs = kernels().lstm_forward(x, w_ih, w_hh, bias)
-        ctx.save_for_backward(x, w_ih, w_hh, outs, acts, cs, tcs)
+        outs, acts, cs, tcs, layout = kernels().lstm_forward(x, w_ih, w_hh, bias)
+        ctx.save_for_backward(x, w_ih, w_hh, outs, acts, cs, tcs, layout)
         return outs
 
     @staticmethod
