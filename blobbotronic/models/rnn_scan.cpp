@@ -684,6 +684,70 @@ std::vector<at::Tensor> lstm_backward(at::Tensor dout, at::Tensor x, at::Tensor 
   return {dx, dw_ih, dw_hh, dbias};
 }
 
+
+// ---- The optimiser step: gradient clipping and AdamW in one call ------------------------------------------------
+// A small model's step spends about as long in clip_grad_norm_ and AdamW.step as in its recurrence's backward:
+// a few dozen small operations, each with Python and dispatch around it (MNIST-1D LSTM, in fit: clipping 0.5 ms,
+// the step 0.4 ms, zero_grad 0.2 ms, against 2.3 ms for the whole backward kernel). Here the global norm and
+// PyTorch's AdamW update (decoupled weight decay, bias-corrected moments) run in one call over float32 tensors.
+// The norm sums fixed blocks of 2^15 elements in double, added up in order, so the thread count changes no number.
+constexpr int64_t kNormBlock = 1 << 15;
+
+double global_norm(const std::vector<at::Tensor>& grads) {
+  std::vector<double> parts;
+  std::vector<std::pair<int64_t, int64_t>> blocks;  // (tensor, first element)
+  for (size_t i = 0; i < grads.size(); ++i)
+    for (int64_t e = 0; e < grads[i].numel(); e += kNormBlock) blocks.emplace_back(i, e);
+  parts.assign(blocks.size(), 0.0);
+  at::parallel_for(0, static_cast<int64_t>(blocks.size()), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t k = lo; k < hi; ++k) {
+      const auto& g = grads[blocks[k].first];
+      const float* p = g.data_ptr<float>() + blocks[k].second;
+      const int64_t n = std::min<int64_t>(kNormBlock, g.numel() - blocks[k].second);
+      double acc = 0.0;
+      _Pragma("omp simd reduction(+ : acc)")
+      for (int64_t j = 0; j < n; ++j) acc += double(p[j]) * double(p[j]);
+      parts[k] = acc;
+    }
+  });
+  double total = 0.0;
+  for (double v : parts) total += v;
+  return std::sqrt(total);
+}
+
+// One AdamW step for every tensor (params, grads and both moments float32, contiguous, on the CPU), the gradients
+// first scaled by min(1, max_norm / (norm + 1e-6)) where max_norm > 0, as clip_grad_norm_ does. Returns the
+// gradients' norm before clipping (0 where max_norm <= 0).
+double clip_adamw(std::vector<at::Tensor> params, std::vector<at::Tensor> grads, std::vector<at::Tensor> exp_avgs,
+                  std::vector<at::Tensor> exp_avg_sqs, std::vector<at::Tensor> steps, double lr, double beta1,
+                  double beta2, double eps, double weight_decay, double max_norm) {
+  at::NoGradGuard no_grad;
+  // each parameter's step counter (a float32 scalar, as torch.optim.AdamW keeps it) moves on by one; the caller
+  // passes only parameters that have all taken the same number of steps
+  double step = 0.0;
+  for (auto& t : steps) step = double(++*t.data_ptr<float>());
+  const double norm = max_norm > 0 ? global_norm(grads) : 0.0;
+  const float scale = max_norm > 0 ? float(std::min(1.0, max_norm / (norm + 1e-6))) : 1.0f;
+  const float decay = float(1.0 - lr * weight_decay), b1 = float(beta1), b2 = float(beta2);
+  const double correction1 = 1.0 - std::pow(beta1, step), correction2 = 1.0 - std::pow(beta2, step);
+  const float step_size = float(lr / correction1), root2 = float(std::sqrt(correction2)), epsf = float(eps);
+  for (size_t i = 0; i < params.size(); ++i) {
+    float *p = params[i].data_ptr<float>(), *m = exp_avgs[i].data_ptr<float>(), *v = exp_avg_sqs[i].data_ptr<float>();
+    const float* g = grads[i].data_ptr<float>();
+    at::parallel_for(0, params[i].numel(), kNormBlock, [&](int64_t lo, int64_t hi) {
+      _Pragma("omp simd")
+      for (int64_t j = lo; j < hi; ++j) {
+        const float gj = g[j] * scale;
+        p[j] *= decay;
+        m[j] += (gj - m[j]) * (1.0f - b1);
+        v[j] = v[j] * b2 + (1.0f - b2) * gj * gj;
+        p[j] -= step_size * m[j] / (std::sqrt(v[j]) / root2 + epsf);
+      }
+    });
+  }
+  return norm;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -691,4 +755,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("gru_backward", &gru_backward, "GRU recurrence, backward");
   m.def("lstm_forward", &lstm_forward, "LSTM recurrence, forward");
   m.def("lstm_backward", &lstm_backward, "LSTM recurrence, backward");
+  m.def("clip_adamw", &clip_adamw, "gradient clipping and an AdamW step over float32 CPU tensors");
 }

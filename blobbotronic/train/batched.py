@@ -46,6 +46,7 @@ from .loop import (
     test_metrics,
 )
 from .metrics import count_params, evaluate, flops_per_sample, headline, peak_rss_mb, reset_peak_rss
+from .optim import ClippedAdamW
 from .tasks import Task, task_for
 
 # ---- what can be stacked ------------------------------------------------------------------------------------
@@ -171,7 +172,9 @@ class _Stack:
 
     def _optimizer(self) -> torch.optim.Optimizer:
         trainable = [p for p in self.params.values() if p.requires_grad]
-        return torch.optim.AdamW(trainable, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay, fused=self.fused)
+        # fit()'s optimiser with its clipping off (each seed clips by its own norm, clip_): the same update arithmetic,
+        # so a stacked seed's numbers follow its one-by-one run
+        return ClippedAdamW(trainable, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay, fused=self.fused)
 
     def trainable(self) -> list[torch.Tensor]:
         return [p for p in self.params.values() if p.requires_grad]

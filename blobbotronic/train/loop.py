@@ -17,6 +17,7 @@ from ..errors import BlobError
 from ..models.base import token_vectors
 from .budget import Budget
 from .metrics import count_params, evaluate, flops_per_sample, headline, peak_rss_mb, reset_peak_rss
+from .optim import ClippedAdamW
 from .tasks import task_for
 
 
@@ -278,8 +279,9 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
     rule = getattr(model, "rule", None) == "perceptron"
     params = [p for p in model.parameters() if p.requires_grad]
     learns = rule or bool(params)  # a baseline with nothing to learn (a naive forecast) is only measured
-    opt = None if rule or not params else torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                                            fused=device.type in ("cpu", "cuda"))
+    # AdamW with the gradient clipping in its step (train/optim.py: one compiled call on a CPU)
+    opt = None if rule or not params else ClippedAdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, clip=cfg.clip,
+                                                       fused=device.type in ("cpu", "cuda"))
     factor = _schedule(cfg.schedule, cfg.warmup)
     tokens = token_vectors(model) if cfg.adversarial and opt is not None else None
     if cfg.adversarial and (cfg.adversarial < 0 or not math.isfinite(cfg.adversarial)):
@@ -344,9 +346,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
                     g["lr"] = lr
                 opt.zero_grad(set_to_none=True)
                 objective.backward()
-                if cfg.clip:
-                    nn.utils.clip_grad_norm_(params, cfg.clip)
-                opt.step()
+                opt.step()  # clips first where cfg.clip is set
         loss_sum += loss.detach()
         loss_count += 1
         state.step += 1

@@ -1,0 +1,69 @@
+"""ClippedAdamW (train/optim.py): clipping and AdamW in one compiled call, against PyTorch's two steps."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from blobbotronic.models import native
+from blobbotronic.train.optim import ClippedAdamW
+
+
+def _pair(clip, wd=0.1):
+    torch.manual_seed(0)
+    ours = nn.Sequential(nn.Linear(20, 64), nn.Tanh(), nn.Linear(64, 5))
+    ref = copy.deepcopy(ours)
+    return (ours, ClippedAdamW(ours.parameters(), lr=1e-2, weight_decay=wd, clip=clip),
+            ref, torch.optim.AdamW(ref.parameters(), lr=1e-2, weight_decay=wd))
+
+
+def _batch(i):
+    g = torch.Generator().manual_seed(i)
+    return torch.randn(16, 20, generator=g) * 5, torch.randint(0, 5, (16,), generator=g)
+
+
+@pytest.mark.parametrize("clip", [None, 0.3])
+def test_the_step_is_clip_grad_norm_then_adamw(clip):
+    ours, opt, ref, ref_opt = _pair(clip)
+    clipped = 0
+    for i in range(25):
+        x, y = _batch(i)
+        for m, o in ((ours, opt), (ref, ref_opt)):
+            o.zero_grad(set_to_none=True)
+            nn.functional.cross_entropy(m(x), y).backward()
+        if clip:
+            norm = float(nn.utils.clip_grad_norm_(ref.parameters(), clip))
+            clipped += norm > clip
+        opt.step()
+        ref_opt.step()
+        if clip:
+            assert opt.last_norm == pytest.approx(norm, rel=1e-5)
+        else:
+            assert opt.last_norm is None
+    assert clip is None or clipped > 10  # the clipping was exercised
+    for a, b in zip(ours.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    assert (opt._lists is not None) == (native.kernels() is not None)  # the compiled path ran where it is built
+    for p in ours.parameters():
+        assert float(opt.state[p]["step"]) == 25
+
+
+def test_a_parameter_without_a_gradient_falls_back_and_keeps_the_update_right():
+    ours, opt, ref, ref_opt = _pair(0.3)
+    for i in range(6):
+        x, y = _batch(i)
+        frozen_step = i == 2  # the first layer gets no gradient on one step: its step count falls behind
+        for m, o in ((ours, opt), (ref, ref_opt)):
+            o.zero_grad(set_to_none=True)
+            nn.functional.cross_entropy(m(x), y).backward()
+            if frozen_step:
+                m[0].weight.grad = None
+        nn.utils.clip_grad_norm_([p for p in ref.parameters() if p.grad is not None], 0.3)
+        opt.step()
+        ref_opt.step()
+    assert float(opt.state[ours[0].weight]["step"]) == 5 and float(opt.state[ours[2].weight]["step"]) == 6
+    for a, b in zip(ours.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
