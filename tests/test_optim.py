@@ -67,3 +67,13 @@ def test_a_parameter_without_a_gradient_falls_back_and_keeps_the_update_right():
     assert float(opt.state[ours[0].weight]["step"]) == 5 and float(opt.state[ours[2].weight]["step"]) == 6
     for a, b in zip(ours.parameters(), ref.parameters(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("set_to_none", [True, False])
+def test_zero_grad_drops_or_zeroes_every_gradient(set_to_none):
+    ours, opt, _, _ = _pair(0.3)
+    x, y = _batch(0)
+    nn.functional.cross_entropy(ours(x), y).backward()
+    opt.zero_grad(set_to_none=set_to_none)
+    for p in ours.parameters():
+        assert (p.grad is None) if set_to_none else (p.grad is not None and not p.grad.any())
