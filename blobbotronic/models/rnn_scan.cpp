@@ -110,17 +110,22 @@ void pack16(const float* b, int64_t K, int64_t N, int64_t sk, int64_t sn, float*
       for (int64_t j = 0; j < 16; ++j) packed[(p * K + k) * 16 + j] = b[k * sk + (16 * p + j) * sn];
 }
 
-template <int MR>
-inline void gemm_block(const float* __restrict a, int64_t lda, const float* __restrict panel, int64_t K,
-                       float* __restrict c, int64_t ldc) {
+// One MR x 16 block of C (rows ldc apart) from MR rows of A, A(r, k) at a[r * ar + k * ak], and 16 columns of B,
+// B(k, j) at b[k * bk + j]: C = A B, or C += A B where add. Summed over k in twelve registers.
+template <int MR, bool add>
+inline void gemm_block(const float* __restrict a, int64_t ar, int64_t ak, const float* __restrict b, int64_t bk,
+                       int64_t K, float* __restrict c, int64_t ldc) {
   __m256 acc[MR][2];
 #pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  for (int r = 0; r < MR; ++r) {
+    acc[r][0] = add ? _mm256_loadu_ps(c + r * ldc) : _mm256_setzero_ps();
+    acc[r][1] = add ? _mm256_loadu_ps(c + r * ldc + 8) : _mm256_setzero_ps();
+  }
   for (int64_t k = 0; k < K; ++k) {
-    const __m256 b0 = _mm256_loadu_ps(panel + k * 16), b1 = _mm256_loadu_ps(panel + k * 16 + 8);
+    const __m256 b0 = _mm256_loadu_ps(b + k * bk), b1 = _mm256_loadu_ps(b + k * bk + 8);
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
-      const __m256 av = _mm256_broadcast_ss(a + r * lda + k);
+      const __m256 av = _mm256_broadcast_ss(a + r * ar + k * ak);
       acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
       acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
     }
@@ -132,71 +137,39 @@ inline void gemm_block(const float* __restrict a, int64_t lda, const float* __re
   }
 }
 
-// C = A B with B packed by pack16: panel by panel (a 16-column panel of B stays in L1 while the rows pass).
-void gemm_packed(const float* a, int64_t lda, const float* packed, int64_t M, int64_t K, int64_t N, float* c,
-                 int64_t ldc) {
+// Every block of C (M x N, N a multiple of 16), panel by panel: B's 16 columns of panel p start at b + p * bp and
+// stay in L1 while the rows of A pass, six at a time and then the rest.
+template <bool add>
+void gemm_blocks(const float* a, int64_t ar, int64_t ak, const float* b, int64_t bp, int64_t bk, int64_t M, int64_t K,
+                 int64_t N, float* c, int64_t ldc) {
   for (int64_t p = 0; p < N / 16; ++p) {
-    const float* panel = packed + p * K * 16;
+    const float* panel = b + p * bp;
     float* cp = c + 16 * p;
     int64_t r = 0;
-    for (; r + 6 <= M; r += 6) gemm_block<6>(a + r * lda, lda, panel, K, cp + r * ldc, ldc);
+    for (; r + 6 <= M; r += 6) gemm_block<6, add>(a + r * ar, ar, ak, panel, bk, K, cp + r * ldc, ldc);
     switch (M - r) {
-      case 5: gemm_block<5>(a + r * lda, lda, panel, K, cp + r * ldc, ldc); break;
-      case 4: gemm_block<4>(a + r * lda, lda, panel, K, cp + r * ldc, ldc); break;
-      case 3: gemm_block<3>(a + r * lda, lda, panel, K, cp + r * ldc, ldc); break;
-      case 2: gemm_block<2>(a + r * lda, lda, panel, K, cp + r * ldc, ldc); break;
-      case 1: gemm_block<1>(a + r * lda, lda, panel, K, cp + r * ldc, ldc); break;
+      case 5: gemm_block<5, add>(a + r * ar, ar, ak, panel, bk, K, cp + r * ldc, ldc); break;
+      case 4: gemm_block<4, add>(a + r * ar, ar, ak, panel, bk, K, cp + r * ldc, ldc); break;
+      case 3: gemm_block<3, add>(a + r * ar, ar, ak, panel, bk, K, cp + r * ldc, ldc); break;
+      case 2: gemm_block<2, add>(a + r * ar, ar, ak, panel, bk, K, cp + r * ldc, ldc); break;
+      case 1: gemm_block<1, add>(a + r * ar, ar, ak, panel, bk, K, cp + r * ldc, ldc); break;
       default: break;
     }
   }
 }
 
+// C = A B (A row-major, lda apart) with B packed by pack16.
+void gemm_packed(const float* a, int64_t lda, const float* packed, int64_t M, int64_t K, int64_t N, float* c,
+                 int64_t ldc) {
+  gemm_blocks<false>(a, lda, 1, packed, K * 16, 16, M, K, N, c, ldc);
+}
 
 // C (M x N) += A^T B for A (K x M) and B (K x N), both row-major with row strides lda and ldb: the LSTM's recurrent
 // weight gradient, dW (G x H) += dg_t^T h_{t-1}, summed step by step inside the backward recurrence while a chunk's
-// rows are still in cache, instead of one product over every step afterwards. Blocks of 6 x 16 in twelve registers;
-// N a multiple of 16.
-template <int MR>
-inline void outer_block(const float* __restrict a, int64_t lda, const float* __restrict b, int64_t ldb, int64_t K,
-                        float* __restrict c, int64_t ldc) {
-  __m256 acc[MR][2];
-#pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r) {
-    acc[r][0] = _mm256_loadu_ps(c + r * ldc);
-    acc[r][1] = _mm256_loadu_ps(c + r * ldc + 8);
-  }
-  for (int64_t k = 0; k < K; ++k) {
-    const __m256 b0 = _mm256_loadu_ps(b + k * ldb), b1 = _mm256_loadu_ps(b + k * ldb + 8);
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; ++r) {
-      const __m256 av = _mm256_broadcast_ss(a + k * lda + r);
-      acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r) {
-    _mm256_storeu_ps(c + r * ldc, acc[r][0]);
-    _mm256_storeu_ps(c + r * ldc + 8, acc[r][1]);
-  }
-}
-
+// rows are still in cache, instead of one product over every step afterwards. N a multiple of 16.
 void outer_accumulate(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t K, int64_t M, int64_t N,
                       float* c, int64_t ldc) {
-  for (int64_t p = 0; p < N / 16; ++p) {
-    const float* bp = b + 16 * p;
-    float* cp = c + 16 * p;
-    int64_t r = 0;
-    for (; r + 6 <= M; r += 6) outer_block<6>(a + r, lda, bp, ldb, K, cp + r * ldc, ldc);
-    switch (M - r) {
-      case 5: outer_block<5>(a + r, lda, bp, ldb, K, cp + r * ldc, ldc); break;
-      case 4: outer_block<4>(a + r, lda, bp, ldb, K, cp + r * ldc, ldc); break;
-      case 3: outer_block<3>(a + r, lda, bp, ldb, K, cp + r * ldc, ldc); break;
-      case 2: outer_block<2>(a + r, lda, bp, ldb, K, cp + r * ldc, ldc); break;
-      case 1: outer_block<1>(a + r, lda, bp, ldb, K, cp + r * ldc, ldc); break;
-      default: break;
-    }
-  }
+  gemm_blocks<true>(a, 1, lda, b, 16, ldb, M, K, N, c, ldc);
 }
 
 #define BLOBBOTRONIC_AVX2 1
