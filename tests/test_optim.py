@@ -77,3 +77,24 @@ def test_zero_grad_drops_or_zeroes_every_gradient(set_to_none):
     opt.zero_grad(set_to_none=set_to_none)
     for p in ours.parameters():
         assert (p.grad is None) if set_to_none else (p.grad is not None and not p.grad.any())
+
+
+def test_a_closure_makes_the_gradients_before_they_are_clipped():
+    ours, opt, ref, ref_opt = _pair(0.3)
+    x, y = _batch(0)
+
+    def closure():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(ours(x), y)
+        loss.backward()
+        return loss
+
+    loss = opt.step(closure)
+    ref_opt.zero_grad()
+    ref_loss = nn.functional.cross_entropy(ref(x), y)
+    ref_loss.backward()
+    nn.utils.clip_grad_norm_(ref.parameters(), 0.3)
+    ref_opt.step()
+    assert loss.item() == pytest.approx(ref_loss.item())
+    for a, b in zip(ours.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)

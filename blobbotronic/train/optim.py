@@ -4,7 +4,7 @@
 about as much as its backward pass (MNIST-1D LSTM in ``fit``: clipping 0.5 ms and the step 0.4 ms a step, against
 2.3 ms for the whole backward kernel). Where the compiled kernels are built and every parameter is a float32 CPU
 tensor, one call (models/rnn_scan.cpp ``clip_adamw``) computes the global norm and applies PyTorch's AdamW update;
-elsewhere (a GPU, other dtypes, no compiler, a closure) the step is ``clip_grad_norm_`` followed by
+elsewhere (a GPU, other dtypes, no compiler) the step is ``clip_grad_norm_`` followed by
 ``torch.optim.AdamW`` (fused where the device has it). Both compute the same update and keep the same state; they
 differ only in float rounding (the compiled norm sums in double).
 """
@@ -68,24 +68,28 @@ class ClippedAdamW(torch.optim.AdamW):
 
     @torch.no_grad()
     def step(self, closure=None):  # type: ignore[override]
-        if closure is None:
-            if self._lists is None:
-                self._lists = self._compiled_lists()
-            if self._lists is not None:
-                params, avgs, sqs, steps = self._lists
-                grads = [p.grad for p in params]
-                if all(_alike(gr, p) for gr, p in zip(grads, params)):
-                    g = self.param_groups[0]
-                    beta1, beta2 = g["betas"]
-                    norm = native.kernels().clip_adamw(params, grads, avgs, sqs, steps, float(g["lr"]), beta1, beta2,
-                                                       g["eps"], g["weight_decay"], self.clip)
-                    self.last_norm = norm if self.clip else None
-                    return None
-                self._lists = None  # a parameter without a gradient this time: steps may part, so check again later
+        loss = None
+        if closure is not None:  # the closure makes the gradients, which are clipped after it
+            with torch.enable_grad():
+                loss = closure()
+        if self._lists is None:
+            self._lists = self._compiled_lists()
+        if self._lists is not None:
+            params, avgs, sqs, steps = self._lists
+            grads = [p.grad for p in params]
+            if all(_alike(gr, p) for gr, p in zip(grads, params)):
+                g = self.param_groups[0]
+                beta1, beta2 = g["betas"]
+                norm = native.kernels().clip_adamw(params, grads, avgs, sqs, steps, float(g["lr"]), beta1, beta2,
+                                                   g["eps"], g["weight_decay"], self.clip)
+                self.last_norm = norm if self.clip else None
+                return loss
+            self._lists = None  # a parameter without a gradient this time: steps may part, so check again later
         if self.clip:
             params = [p for g in self.param_groups for p in g["params"] if p.grad is not None]
             self.last_norm = float(nn.utils.clip_grad_norm_(params, self.clip))
-        return super().step(closure)
+        super().step()
+        return loss
 
 
 def _dense(t: torch.Tensor) -> bool:
