@@ -607,7 +607,8 @@ std::vector<at::Tensor> lstm_backward(at::Tensor dout, at::Tensor x, at::Tensor 
       const scalar_t* wt_p = by_row ? w_t.data_ptr<scalar_t>() + d * C * G : nullptr;
       scalar_t* sum_p = by_row ? sums.data_ptr<scalar_t>() + chunks.index(d, b0) * (C + 1) * G : nullptr;  // its sums
       auto step_dg = rolling ? at::empty({b1 - b0, G}, dout.options()) : at::Tensor();  // (rolling) step t's rows
-      scalar_t *dg_p = rolling ? step_dg.data_ptr<scalar_t>() : dg.data_ptr<scalar_t>(), *dcn_p = dcn.data_ptr<scalar_t>(), *dhm_p = dhm.data_ptr<scalar_t>();
+      scalar_t* dg_p = rolling ? step_dg.data_ptr<scalar_t>() : dg.data_ptr<scalar_t>();
+      scalar_t *dcn_p = dcn.data_ptr<scalar_t>(), *dhm_p = dhm.data_ptr<scalar_t>();
       scalar_t* dx_p = dx.data_ptr<scalar_t>();
       const scalar_t* outs_p = outs.data_ptr<scalar_t>();
       scalar_t* dw_p = fused_dw ? dw_parts.data_ptr<scalar_t>() + chunks.index(d, b0) * G * H : nullptr;
@@ -657,7 +658,6 @@ std::vector<at::Tensor> lstm_backward(at::Tensor dout, at::Tensor x, at::Tensor 
   return {dx, dw_ih, dw_hh, dbias};
 }
 
-
 // ---- The optimiser step: gradient clipping and AdamW in one call ------------------------------------------------
 // A small model's step spends about as long in clip_grad_norm_ and AdamW.step as in its recurrence's backward:
 // a few dozen small operations, each with Python and dispatch around it (MNIST-1D LSTM, in fit: clipping 0.5 ms,
@@ -688,9 +688,10 @@ double global_norm(const std::vector<at::Tensor>& grads) {
   return std::sqrt(total);
 }
 
-// One AdamW step for every tensor (params, grads and both moments float32, contiguous, on the CPU), the gradients
-// first scaled by min(1, max_norm / (norm + 1e-6)) where max_norm > 0, as clip_grad_norm_ does. Returns the
-// gradients' norm before clipping (0 where max_norm <= 0).
+// One AdamW step for every tensor (params, grads and both moments float32 CPU tensors, each dense and laid out like
+// its parameter, so element j of one is element j of the others), the gradients first scaled by
+// min(1, max_norm / (norm + 1e-6)) where max_norm > 0, as clip_grad_norm_ does. Returns the gradients' norm before
+// clipping (0 where max_norm <= 0).
 double clip_adamw(std::vector<at::Tensor> params, std::vector<at::Tensor> grads, std::vector<at::Tensor> exp_avgs,
                   std::vector<at::Tensor> exp_avg_sqs, std::vector<at::Tensor> steps, double lr, double beta1,
                   double beta2, double eps, double weight_decay, double max_norm) {

@@ -11,7 +11,7 @@ differ only in float rounding (the compiled norm sums in double).
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import nn
@@ -45,11 +45,14 @@ class ClippedAdamW(torch.optim.AdamW):
             return None
         for p in params:
             if not self.state[p]:  # as torch.optim.AdamW keeps it, so either path can take over from the other
-                self.state[p].update(step=torch.tensor(0.0), exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+                self.state[p].update(step=torch.tensor(0.0), exp_avg=torch.zeros_like(p),
+                                     exp_avg_sq=torch.zeros_like(p))
         states = [self.state[p] for p in params]
+        laid_out = all(_alike(s["exp_avg"], p) and _alike(s["exp_avg_sq"], p)
+                       for s, p in zip(states, params, strict=True))
         if (len({float(s["step"]) for s in states}) != 1 or any(s["step"].dtype != torch.float32 for s in states)
-                or not all(_alike(s["exp_avg"], p) and _alike(s["exp_avg_sq"], p) for s, p in zip(states, params))):
-            return None  # stepped apart: PyTorch's per-parameter bias correction
+                or not laid_out):
+            return None  # stepped apart (PyTorch's per-parameter bias correction), or moments laid out otherwise
         return (params, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states], [s["step"] for s in states])
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -77,7 +80,7 @@ class ClippedAdamW(torch.optim.AdamW):
         if self._lists is not None:
             params, avgs, sqs, steps = self._lists
             grads = [p.grad for p in params]
-            if all(_alike(gr, p) for gr, p in zip(grads, params)):
+            if all(_alike(gr, p) for gr, p in zip(grads, params, strict=True)):
                 g = self.param_groups[0]
                 beta1, beta2 = g["betas"]
                 norm = native.kernels().clip_adamw(params, grads, avgs, sqs, steps, float(g["lr"]), beta1, beta2,
