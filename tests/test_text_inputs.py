@@ -130,6 +130,49 @@ def test_embedding_dropout_only_in_training():
     assert (emb(x) == 0).float().mean() > 0.2
 
 
+def test_token_dropout_drops_whole_tokens_and_keeps_the_mean():
+    from blobbotronic.models.base import TokenDropout
+
+    torch.manual_seed(0)
+    drop = TokenDropout(0.25)
+    e = torch.randn(64, 50, 8).abs() + 0.1  # no zero anywhere: a zero in the output is a dropped token
+    out = drop(e)
+    zeroed = (out == 0).all(-1)
+    assert ((out == 0).any(-1) == zeroed).all()  # a token is dropped whole or not at all
+    assert 0.2 < zeroed.float().mean() < 0.3
+    torch.testing.assert_close(out[~zeroed], e[~zeroed] / 0.75)  # the kept ones scaled, so the expectation stays
+    drop.eval()
+    assert drop(e) is e
+    with pytest.raises(ValueError, match="token_dropout"):
+        TokenDropout(1.0)
+
+
+@pytest.mark.parametrize("name", ["lstm", "cnn", "attention", "glyph_cnn_lstm"])
+def test_token_dropout_reaches_each_text_model(name, tmp_path, monkeypatch):
+    if name == "glyph_cnn_lstm":
+        from blobbotronic.data import glyphs
+
+        try:
+            glyphs.find_cjk_font()
+        except Exception:
+            pytest.skip("no CJK font")
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    torch.manual_seed(0)
+    model = create(name, TEXT, token_dropout=0.5, embed_dropout=0.0, bigrams=0)
+    x, _, lengths = random_batch(TEXT)
+    seen = []
+    from blobbotronic.models.base import token_vectors
+
+    token_vectors(model).register_forward_hook(lambda m, i, o: seen.append(o.detach()))
+    model.eval()
+    model(x, lengths)
+    assert not ((seen[-1] == 0).all(-1) & (x != 0)).any()  # evaluation: every real token is there
+    model.train()
+    model(x, lengths)
+    dropped = (seen[-1] == 0).all(-1) & (x != 0)
+    assert 0.3 < dropped.sum() / (x != 0).sum() < 0.7
+
+
 def test_glyph_model_with_a_character_embedding_beside_the_glyphs(tmp_path, monkeypatch):
     from blobbotronic.data import glyphs
 

@@ -36,13 +36,14 @@ class Attention(Model):
         pooling: Literal["mean", "cls"] = "mean",
         bigrams: int = 0,
         embed_dropout: float = 0.0,
+        token_dropout: float = 0.0,
     ):
         super().__init__(spec)
         if dim % heads:
             from ..errors import BlobError
 
             raise BlobError(f"Model 'attention': dim ({dim}) must be divisible by heads ({heads}).")
-        self.inputs = AsSequence(spec, bigrams=bigrams, embed_dropout=embed_dropout)
+        self.inputs = AsSequence(spec, bigrams=bigrams, embed_dropout=embed_dropout, token_dropout=token_dropout)
         self.proj = nn.Linear(self.inputs.channels, dim)
         self.pooling = pooling
         extra = 1 if pooling == "cls" else 0

@@ -47,6 +47,7 @@ def make_head(spec: Spec, dim: int) -> nn.Module:
 BIGRAM_BUCKETS = 2**17  # hash buckets of the text models' token-pair embedding (``bigrams``): few collisions
 # among the ~58,000 pairs seen twice in chinese_sentiment's training split (2**15 put ~4 distinct pairs in each)
 TEXT_EMBED_DROPOUT = 0.5  # the text models' default dropout on their input embeddings
+TEXT_TOKEN_DROPOUT = 0.0  # the text models' default share of whole tokens dropped while training (TokenDropout)
 # The optimiser settings of the CNN and LSTM on text, tuned on chinese_sentiment's validation split: weight decay
 # keeps the large embedding tables from memorising the training sentences; the cosine schedule they were tuned
 # under (recurrent models elsewhere train at a constant rate).
@@ -75,21 +76,43 @@ def token_vectors(model: nn.Module) -> nn.Module | None:
     return next((m for m in model.modules() if isinstance(m, TokenVectors)), None)
 
 
+class TokenDropout(nn.Module):
+    """Drops whole tokens while training: each position's vector (B, L, D) is zeroed with probability ``p`` and the
+    kept ones scaled by 1/(1 - p); identity in evaluation. Unlike dropout on single embedding values, a model then
+    cannot lean on any one character or word being there ("word dropout": Iyyer et al. 2015; Gal and Ghahramani
+    2016 drop words' embeddings for recurrent nets the same way)."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"token_dropout={p}: give a probability in [0, 1)")
+        self.p = p
+
+    def forward(self, e: torch.Tensor) -> torch.Tensor:
+        if not self.training or not self.p:
+            return e
+        keep = torch.rand(e.shape[:-1], device=e.device) >= self.p
+        return e * (keep.to(e.dtype) / (1 - self.p))[..., None]
+
+
 class TextEmbedding(nn.Module):
     """Token ids (B, L) -> vectors (B, L, dim): a learned embedding of each token, plus (``bigrams`` > 0) an
     embedding of the pair it ends, hashed into ``bigrams`` buckets as fastText does; then dropout.
 
     Adjacent-character pairs carry much of the meaning in Chinese, where most words are two characters
     (不错 'not bad', 满意 'satisfied'), and a word pair ("not good") in English. Padding embeds to zero.
+    ``token_dropout`` drops whole tokens (TokenDropout) before the dropout on single values.
     """
 
-    def __init__(self, vocab_size: int, dim: int, *, bigrams: int = 0, dropout: float = 0.0):
+    def __init__(self, vocab_size: int, dim: int, *, bigrams: int = 0, dropout: float = 0.0,
+                 token_dropout: float = 0.0):
         super().__init__()
         self.embed = nn.Embedding(max(vocab_size, 2), dim, padding_idx=0)
         self.buckets = bigrams
         self.bigram = nn.Embedding(bigrams + 1, dim, padding_idx=0) if bigrams else None
         if self.bigram is not None:  # a pair starts as nothing but its characters; a pair never trained on adds nothing
             nn.init.zeros_(self.bigram.weight)
+        self.drop_tokens = TokenDropout(token_dropout) if token_dropout else nn.Identity()
         self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
         self.vectors = TokenVectors()
 
@@ -97,17 +120,19 @@ class TextEmbedding(nn.Module):
         e = self.embed(x)
         if self.bigram is not None:
             e = e + self.bigram(bigram_ids(x, self.buckets))
-        return self.vectors(self.drop(e))
+        return self.vectors(self.drop(self.drop_tokens(e)))
 
 
 class AsSequence(nn.Module):
     """Read any modality as a sequence (B, L, C): image rows, text embeddings, video frames.
 
     ``length`` and ``channels`` tell the next layer what it gets. Text only: ``bigrams`` hash buckets for
-    an embedding of each token pair added to the token's own (0: none), ``embed_dropout`` on the embeddings.
+    an embedding of each token pair added to the token's own (0: none), ``embed_dropout`` on the embeddings,
+    ``token_dropout`` of whole tokens.
     """
 
-    def __init__(self, spec: Spec, embed_dim: int = 64, *, bigrams: int = 0, embed_dropout: float = 0.0):
+    def __init__(self, spec: Spec, embed_dim: int = 64, *, bigrams: int = 0, embed_dropout: float = 0.0,
+                 token_dropout: float = 0.0):
         super().__init__()
         self.modality = spec.modality
         shape = spec.input_shape
@@ -117,7 +142,8 @@ class AsSequence(nn.Module):
             self.length, self.channels = shape[1], shape[0] * shape[2]
         elif spec.modality == "text":
             self.length, self.channels = shape[0], embed_dim
-            self.embed = TextEmbedding(spec.vocab_size, embed_dim, bigrams=bigrams, dropout=embed_dropout)
+            self.embed = TextEmbedding(spec.vocab_size, embed_dim, bigrams=bigrams, dropout=embed_dropout,
+                                       token_dropout=token_dropout)
         elif spec.modality == "video":  # (T, C, H, W): each frame is one step
             self.length, self.channels = shape[0], math.prod(shape[1:])
         else:

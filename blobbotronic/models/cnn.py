@@ -9,8 +9,8 @@ from torch import nn
 
 from ..data.spec import Spec
 from . import MODELS
-from .base import (BIGRAM_BUCKETS, TEXT_EMBED_DROPOUT, TEXT_TRAIN_DEFAULTS, AsSequence, Model, length_mask, make_head,
-                   pool_time)
+from .base import (BIGRAM_BUCKETS, TEXT_EMBED_DROPOUT, TEXT_TOKEN_DROPOUT, TEXT_TRAIN_DEFAULTS, AsSequence, Model,
+                   length_mask, make_head, pool_time)
 
 
 class MaxPool1d(nn.MaxPool1d):
@@ -130,6 +130,7 @@ class CNN(Model):
         dropout: float = 0.0,
         bigrams: int = BIGRAM_BUCKETS,
         embed_dropout: float = TEXT_EMBED_DROPOUT,
+        token_dropout: float = TEXT_TOKEN_DROPOUT,
     ):
         super().__init__(spec)
         self.dims = 2 if spec.modality == "image" else 1
@@ -137,7 +138,8 @@ class CNN(Model):
         if self.dims == 2:
             in_ch, size = spec.input_shape[0], tuple(spec.input_shape[1:])
         else:
-            self.inputs = AsSequence(spec, bigrams=bigrams, embed_dropout=embed_dropout)
+            self.inputs = AsSequence(spec, bigrams=bigrams, embed_dropout=embed_dropout,
+                                     token_dropout=token_dropout)
             in_ch, size = self.inputs.channels, (self.inputs.length,)
         if norm == "auto":  # batch norm for 1-D series (MNIST-1D seed 0: 0.967 -> 0.986); images and text as before
             norm = "batch" if spec.modality == "sequence" else "none"

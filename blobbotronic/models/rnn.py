@@ -10,8 +10,8 @@ from torch import nn
 
 from ..data.spec import Spec
 from . import MODELS, native
-from .base import (BIGRAM_BUCKETS, TEXT_EMBED_DROPOUT, TEXT_TRAIN_DEFAULTS, AsSequence, Model, last_valid,
-                   length_mask, make_head, pool_time)
+from .base import (BIGRAM_BUCKETS, TEXT_EMBED_DROPOUT, TEXT_TOKEN_DROPOUT, TEXT_TRAIN_DEFAULTS, AsSequence, Model,
+                   last_valid, length_mask, make_head, pool_time)
 
 SEQ = ("sequence", "image", "text", "video")
 
@@ -247,8 +247,8 @@ class Recurrent(Model):
 
     ``readout="auto"`` reads the last real step's state, except on text, where it averages the outputs over
     the real steps. Text only: each token's embedding plus a hashed embedding of the pair it ends
-    (``bigrams`` buckets, 0 for none), ``embed_dropout`` on them, and weight decay 1.0 at lr 3e-3
-    (TEXT_TRAIN_DEFAULTS in models/base.py).
+    (``bigrams`` buckets, 0 for none), ``embed_dropout`` on them, ``token_dropout`` of whole tokens, and weight
+    decay 1.0 at lr 3e-3 (TEXT_TRAIN_DEFAULTS in models/base.py).
     """
 
     cell = "rnn"
@@ -269,9 +269,10 @@ class Recurrent(Model):
         dropout: float = 0.0,
         bigrams: int = BIGRAM_BUCKETS,
         embed_dropout: float = TEXT_EMBED_DROPOUT,
+        token_dropout: float = TEXT_TOKEN_DROPOUT,
     ):
         super().__init__(spec)
-        self.inputs = AsSequence(spec, bigrams=bigrams, embed_dropout=embed_dropout)
+        self.inputs = AsSequence(spec, bigrams=bigrams, embed_dropout=embed_dropout, token_dropout=token_dropout)
         self.readout = readout if readout != "auto" else ("mean" if spec.modality == "text" else "last")
         if spec.modality == "text":
             self.train_defaults = {**self.train_defaults, **TEXT_TRAIN_DEFAULTS}

@@ -14,8 +14,8 @@ from torch import nn
 
 from ..data.spec import Spec
 from . import MODELS
-from .base import (BIGRAM_BUCKETS, TEXT_EMBED_DROPOUT, TEXT_TRAIN_DEFAULTS, Model, TextEmbedding, TokenVectors,
-                   length_mask, make_head, pool_time)
+from .base import (BIGRAM_BUCKETS, TEXT_EMBED_DROPOUT, TEXT_TOKEN_DROPOUT, TEXT_TRAIN_DEFAULTS, Model, TextEmbedding,
+                   TokenDropout, TokenVectors, length_mask, make_head, pool_time)
 from .rnn import run_rnn
 
 
@@ -83,6 +83,7 @@ class GlyphCNNLSTM(Model):
         embed_dim: int = 64,
         bigrams: int = BIGRAM_BUCKETS,
         embed_dropout: float = TEXT_EMBED_DROPOUT,
+        token_dropout: float = TEXT_TOKEN_DROPOUT,
     ):
         super().__init__(spec)
         from ..data.glyphs import glyph_table
@@ -91,6 +92,7 @@ class GlyphCNNLSTM(Model):
         self.tokens = TokenVectors()  # each character's input (glyph features, then its embedding): attributed here
         # Glyce (Meng et al. 2019): a learned character embedding (and its bigram) beside the glyph features
         self.embed = TextEmbedding(spec.vocab_size, embed_dim, bigrams=bigrams) if embed_dim else None
+        self.drop_tokens = TokenDropout(token_dropout) if token_dropout else nn.Identity()  # glyph and embedding alike
         self.embed_drop = nn.Dropout(embed_dropout) if embed_dropout else nn.Identity()
 
         size = max(8, size - size % 4)
@@ -112,7 +114,7 @@ class GlyphCNNLSTM(Model):
         vectors = vectors * (x != 0)[..., None]  # (B, L, dim)
         if self.embed is not None:
             vectors = torch.cat([vectors, self.embed(x)], -1)
-        return self.tokens(self.embed_drop(vectors))
+        return self.tokens(self.embed_drop(self.drop_tokens(vectors)))
 
     def forward_features(self, x, lengths=None):
         out, final = run_rnn(self.lstm, self.token_vectors(x), lengths)
