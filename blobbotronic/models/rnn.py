@@ -286,6 +286,10 @@ class Recurrent(Model):
         self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
         self.head = make_head(spec, dim)
 
+    def language_model_parts(self):
+        """For language-model pretraining (train/pretrain.py): the text inputs, and the LSTM that reads them."""
+        return self.inputs, (self.rnn if isinstance(self.rnn, nn.LSTM) else None)
+
     def run(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-step outputs (B, L, D) and the final state (B, D) of the last layer."""
         return run_rnn(self.rnn, self.inputs(x), lengths)

@@ -116,6 +116,10 @@ class GlyphCNNLSTM(Model):
             vectors = torch.cat([vectors, self.embed(x)], -1)
         return self.tokens(self.embed_drop(self.drop_tokens(vectors)))
 
+    def language_model_parts(self):
+        """For language-model pretraining (train/pretrain.py): glyph features with embeddings, and the LSTM."""
+        return self.token_vectors, self.lstm
+
     def forward_features(self, x, lengths=None):
         out, final = run_rnn(self.lstm, self.token_vectors(x), lengths)
         if self.readout != "last":

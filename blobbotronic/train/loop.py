@@ -33,6 +33,7 @@ class TrainConfig:
     warmup: float = 0.02  # fraction of the budget spent ramping the learning rate up
     clip: float | None = None  # gradient-norm clipping; recurrent families default to 1.0
     adversarial: float | None = None  # text: adversarial training on the token vectors (see adversarial()); 0: off
+    pretrain: int | None = None  # text: steps of next-token language-model pretraining first (train/pretrain.py); 0: off
     eval_every: int | None = None  # steps between validation checks; None: see checks_every()
     patience: int | None = 10  # checks without improvement before stopping; None: never stop early
     seed: int = 0
@@ -57,6 +58,7 @@ class TrainConfig:
             schedule=pick("schedule", "cosine"),
             clip=pick("clip", None),
             adversarial=float(pick("adversarial", 0.0)),
+            pretrain=int(pick("pretrain", 0)),
             threads=self.threads or default_threads(),
         )
 
@@ -291,6 +293,14 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
         raise BlobError(f"adversarial={cfg.adversarial}: adversarial training pushes a text model's token vectors, "
                         f"and {getattr(model, 'name', type(model).__name__)!r} on {data.spec.name} "
                         f"({data.spec.modality}) has none. Use it with a text model, or leave it at 0.")
+    if cfg.pretrain < 0:
+        raise BlobError(f"pretrain={cfg.pretrain} is not a number of steps: give 0 (none) or a positive count such as "
+                        "1000 (next-token language-model steps before training).")
+    pretrained = {}
+    if cfg.pretrain and opt is not None:  # semi-supervised: the text inputs learn to predict the next token first
+        from .pretrain import pretrain_language_model
+
+        pretrained = pretrain_language_model(model, data, cfg.pretrain, seed=cfg.seed, corpus=data.meta.get("corpus"))
     n, bs = len(data.train), cfg.batch_size
     total = cfg.budget.steps_for(n, bs)
     eval_every = cfg.eval_every or checks_every(total, len(data.val), bs)
@@ -398,6 +408,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
     }
     if cfg.compile:
         cost["compile_seconds"] = compile_seconds
+    cost.update(pretrained)  # pretrain_seconds (apart from train_seconds), its last loss and perplexity
     if device.type == "cuda":
         cost["peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     return Run(model, cfg, test_metrics(model, data), evaluate(model, data.spec, data.val), history, cost,
