@@ -15,7 +15,7 @@ from blobbotronic.models import MODELS, create, resolve_params
 from blobbotronic.models.presets import COUNT_SPEC, PRESETS, configure, listing, preset, resolve
 from blobbotronic.train import TrainConfig, evaluate, fit, train
 
-from .conftest import SPECS
+from .conftest import SPECS, random_batch
 
 SERIES = ("fcn", "resnet1d", "inception_time", "lstm_fcn")
 
@@ -43,14 +43,16 @@ def test_series_models_are_registered_with_docstrings_that_say_when_and_cost():
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_every_preset_resolves_and_builds_its_model(name):
     p = PRESETS.get(name)
-    spec = SPECS["sequence"]
+    # a sequence where the model takes one, else text (the chinese_sentiment presets' glyph model)
+    spec = SPECS["sequence" if "sequence" in MODELS.tags(p.model)["accepts"] else "text"]
     model = create(name, spec)
     assert type(model) is MODELS.get(p.model)
     assert model.preset == name and model.name == p.model  # checkpoints name the model, so they outlive presets
     assert model.params == resolve_params(p.model, p.params)
     for key, value in p.optimiser().items():
         assert model.train_defaults[key] == value
-    out = model(torch.randn(4, *spec.input_shape))
+    x, _, lengths = random_batch(spec, 4)
+    out = model(x, lengths)
     assert out.shape == (4, spec.n_outputs)
 
 

@@ -121,3 +121,14 @@ def test_refusals_and_defaults():
     m.train_defaults = {**m.train_defaults, "pretrain": 40}
     assert TrainConfig().resolved(m, ds).pretrain == 40 and TrainConfig(pretrain=0).resolved(m, ds).pretrain == 0
     assert why_sequential(bb.create_model("mlp", bb.load("xor").spec), TrainConfig(pretrain=5), 3) is not None
+
+
+def test_the_chinese_sentiment_presets_carry_their_training_recipe_wherever_they_train():
+    """compare builds models with create(): a preset's pretraining and adversarial strength must reach fit there."""
+    ds = cycles()
+    for name, steps in (("chinese_sentiment_lstm", 2500), ("chinese_sentiment_cnn", 2500)):
+        m = bb.create_model(name, ds.spec)
+        cfg = TrainConfig().resolved(m, ds)
+        assert (cfg.pretrain, cfg.adversarial) == (steps, 0.02)
+        assert TrainConfig(pretrain=0, adversarial=0).resolved(m, ds).pretrain == 0
+    assert bb.create_model("chinese_sentiment_lstm", ds.spec).rnn.bidirectional
