@@ -256,8 +256,8 @@ def training_flags(sp: argparse.ArgumentParser) -> None:
                          "loss gradient by EPS of their size (0.02 suits; twice the time per step; default: off)")
     sp.add_argument("--pretrain", type=int, metavar="STEPS",
                     help="text: first train the model's embeddings (and its LSTM) to predict the next token for STEPS "
-                         "steps, on the training texts and the data set's unlabelled corpus (default: the data "
-                         "set's own, 0 for most)")
+                         "steps, on the training texts and the data set's unlabelled corpus (default: a preset's, "
+                         "else 0)")
     sp.add_argument("--patience", type=int, help="validation checks without improvement before stopping")
     sp.add_argument("--threads", type=int,
                     help="CPU threads per run (default: train uses every core, up to 8; compare 1 per worker)")

@@ -175,5 +175,5 @@ preset("chinese_sentiment_cnn", "cnn", {"embed_dropout": 0.7}, **CJK, pretrain=2
              "About 4.7 min of pretraining and 75 s of training on one thread.")
 preset("chinese_sentiment_glyph", "glyph_cnn_lstm", {"hidden": 128, "embed_dropout": 0.7}, **CJK, pretrain=1000,
        about="Glyph CNN+LSTM with a bidirectional LSTM of 128 units, pretrained 1,000 language-model steps through "
-             "its glyph CNN: test 0.854/0.847/0.848 (mean 0.850), validation 0.852; about 2.5 min of pretraining "
-             "and 19-23 min of training on one thread.")
+             "its glyph CNN: test 0.854/0.847/0.848 (mean 0.850), validation 0.852; 2.5-3.5 min of pretraining "
+             "and 18.5-23 min of training on one thread.")
