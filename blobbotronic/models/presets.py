@@ -178,5 +178,5 @@ preset("chinese_sentiment_glyph", "glyph_cnn_lstm", {"hidden": 128, "embed_dropo
        about="Glyph CNN+LSTM with a bidirectional LSTM of 128 units, pretrained 2,500 language-model steps through "
              "its glyph CNN: test 0.848/0.847/0.848/0.850/0.854 (seeds 0-4, mean 0.849 +- 0.003), validation 0.855. "
              "2,500 steps were chosen over 1,000 on validation accuracy (0.855 against 0.853, higher on four seeds "
-             "of five; with 1,000 the test mean was 0.849 +- 0.006) and match the other two presets' pretraining. About 7-7.6 min "
-             "of pretraining and 19-20 min of training on one thread.")
+             "of five; with 1,000 the test mean was 0.849 +- 0.006) and match the other two presets' pretraining. "
+             "About 7-7.6 min of pretraining and 19-20 min of training on one thread.")
