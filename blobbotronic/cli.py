@@ -162,7 +162,7 @@ def train_config(args: argparse.Namespace):
     from .train import TrainConfig
 
     kw: dict[str, Any] = {"seed": args.seed, "device": args.device, "quiet": args.quiet or args.json}
-    for key in ("budget", "batch_size", "lr", "adversarial", "pretrain", "patience", "threads", "compile",
+    for key in ("budget", "batch_size", "lr", "adversarial", "pretrain", "average", "patience", "threads", "compile",
                 "channels_last"):
         if getattr(args, key, None) is not None:
             kw[key] = getattr(args, key)
@@ -258,6 +258,9 @@ def training_flags(sp: argparse.ArgumentParser) -> None:
                     help="text: first train the model's embeddings (and its LSTM) to predict the next token for STEPS "
                          "steps, on the training texts and the data set's unlabelled corpus (default: a preset's, "
                          "else 0)")
+    sp.add_argument("--average", type=float, metavar="DECAY",
+                    help="weight averaging: judge, keep and test a moving average of the weights, DECAY per step "
+                         "(0.99: about the last 100 steps; default: a preset's, else off)")
     sp.add_argument("--patience", type=int, help="validation checks without improvement before stopping")
     sp.add_argument("--threads", type=int,
                     help="CPU threads per run (default: train uses every core, up to 8; compare 1 per worker)")

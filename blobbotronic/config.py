@@ -48,8 +48,8 @@ KEYS: dict[str, tuple[str, str]] = {
     "skip_bad": ("bool", "leave unreadable files of image or clip folders out, counted in the report"),
     "provenance": ("mapping", "written by blobbotronic into resolved configs; ignored when read"),
 }
-TRAIN_KEYS = ("batch_size", "lr", "weight_decay", "schedule", "warmup", "clip", "adversarial", "pretrain", "eval_every",
-              "patience", "amp")
+TRAIN_KEYS = ("batch_size", "lr", "weight_decay", "schedule", "warmup", "clip", "adversarial", "pretrain", "average",
+              "eval_every", "patience", "amp")
 RESOLVED = "resolved-config.yaml"
 
 

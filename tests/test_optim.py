@@ -98,3 +98,33 @@ def test_a_closure_makes_the_gradients_before_they_are_clipped():
     assert loss.item() == pytest.approx(ref_loss.item())
     for a, b in zip(ours.parameters(), ref.parameters(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+
+
+def test_weight_average_follows_its_recurrence_and_swaps_back_exactly():
+    from blobbotronic.train.optim import WeightAverage
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+    avg = WeightAverage(net, 0.9)
+    expected = [v.clone() for v in net.state_dict().values() if v.is_floating_point()]
+    for t in range(30):
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(torch.randn_like(p))
+            net[1].running_mean.add_(1.0)
+            net[1].num_batches_tracked += 1
+        avg.update()
+        d = min(0.9, (1 + t) / (10 + t))
+        live = [v for v in net.state_dict().values() if v.is_floating_point()]
+        expected = [d * e + (1 - d) * v for e, v in zip(expected, live, strict=True)]
+    live = {k: v.clone() for k, v in net.state_dict().items()}
+    with avg.swapped():
+        inside = [v.clone() for v in net.state_dict().values() if v.is_floating_point()]
+        assert net[1].num_batches_tracked.item() == 30  # integer buffers are not averaged
+    for got, want in zip(inside, expected, strict=True):
+        torch.testing.assert_close(got, want)
+    assert not torch.equal(inside[0], live["0.weight"])  # the average is not the live weights
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, live[k]), k  # and the live weights came back bit for bit
+    with pytest.raises(ValueError):
+        WeightAverage(net, 1.0)

@@ -64,6 +64,35 @@ def test_early_stopping_restores_the_best_validation_weights():
     assert run.val_metrics["accuracy"] == pytest.approx(best)
 
 
+def test_weight_averaging_judges_and_keeps_the_average_without_changing_the_training():
+    from blobbotronic.train.optim import WeightAverage
+
+    class Shadow(Callback):  # an independent average of the same live weights
+        def on_start(self, state, model):
+            self.avg = WeightAverage(model, 0.95)
+
+        def on_step(self, state):
+            self.avg.update()
+
+    ds = bb.load("breast_cancer")
+    kw = dict(seed=1, quiet=True, budget="60 steps", patience=None, eval_every=60, lr=0.05, threads=1)
+    plain = bb.train(ds, "mlp", **kw)
+    shadow = Shadow()
+    avg = bb.train(ds, "mlp", average=0.95, callbacks=[shadow], **kw)
+    # the steps are the same (training continues from the live weights) ...
+    assert [h["train_loss"] for h in avg.history] == [h["train_loss"] for h in plain.history]
+    # ... but the one check, the kept weights and the test are the average's
+    assert avg.config.average == 0.95 and avg.metrics["loss"] != plain.metrics["loss"]
+    kept = [v for v in avg.model.state_dict().values() if v.is_floating_point()]
+    for got, want in zip(kept, shadow.avg.avg, strict=True):
+        torch.testing.assert_close(got, want)
+    live = [v for v in plain.model.state_dict().values() if v.is_floating_point()]  # the same trajectory's end
+    assert not torch.allclose(kept[0], live[0])
+    for bad in (1.0, -0.5, float("nan")):
+        with pytest.raises(BlobError, match="not a valid decay"):
+            bb.train(ds, "mlp", average=bad, **kw)
+
+
 def test_checkpoint_round_trip_and_refusals(tmp_path):
     ds = bb.load("digits")
     run = bb.train(ds, "cnn", quiet=True, budget="30 steps")

@@ -23,7 +23,7 @@ from . import MODELS, resolve_params
 PRESETS = Registry("preset")
 # what a model's train_defaults can carry: create() puts a preset's values there, so they hold wherever the model
 # trains (compare included) unless the run's config says otherwise
-OPTIMISER_KEYS = ("lr", "weight_decay", "schedule", "clip", "adversarial", "pretrain")
+OPTIMISER_KEYS = ("lr", "weight_decay", "schedule", "clip", "adversarial", "pretrain", "average")
 # the shape parameter counts are quoted on: MNIST-1D (40 steps of 1 value, 10 classes)
 COUNT_SPEC = Spec("mnist1d", "sequence", "classify", (40, 1), 10, classes=[str(i) for i in range(10)])
 

@@ -66,6 +66,8 @@ def why_sequential(model: nn.Module, config: TrainConfig, n_seeds: int, task: Ta
         return "adversarial training runs each batch twice, the second time perturbed"
     if config.pretrain:
         return "language-model pretraining runs model by model"
+    if config.average:
+        return "weight averaging keeps its average model by model"
     if config.budget is not None and getattr(config.budget, "seconds", None) is not None:
         return "a time budget gives each model its own seconds"
     for m in model.modules():

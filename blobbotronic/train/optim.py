@@ -104,3 +104,45 @@ def _alike(t: torch.Tensor | None, p: torch.Tensor) -> bool:
     """t (a gradient or a moment) is a dense float32 tensor laid out element for element as parameter p."""
     return (t is not None and t.layout == torch.strided and t.dtype == torch.float32 and t.shape == p.shape
             and t.stride() == p.stride())
+
+
+class WeightAverage:
+    """An exponential moving average of a model's floating-point weights and buffers, updated after each step:
+    ``avg += (1 - d) * (live - avg)`` with ``d = min(decay, (1 + t) / (10 + t))`` at step ``t``, so the first steps'
+    weights do not linger. ``swapped()`` puts the average into the model for a while (an evaluation) and the live
+    weights back afterwards; training always continues from the live weights."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"decay must lie strictly between 0 and 1, not {decay}")
+        self.decay = float(decay)
+        state = model.state_dict()
+        self.live = [v for v in state.values() if v.is_floating_point()]  # share storage with the model's
+        self.avg = [v.detach().clone() for v in self.live]
+        self.t = 0
+
+    @torch.no_grad()
+    def update(self) -> None:
+        d = min(self.decay, (1 + self.t) / (10 + self.t))
+        self.t += 1
+        torch._foreach_lerp_(self.avg, self.live, 1.0 - d)
+
+    @torch.no_grad()
+    def _exchange(self) -> None:
+        for a, v in zip(self.avg, self.live, strict=True):
+            tmp = v.clone()
+            v.copy_(a)
+            a.copy_(tmp)
+
+    def swapped(self):
+        """A context in which the model holds the averaged weights."""
+        avg = self
+
+        class _Swap:
+            def __enter__(self):
+                avg._exchange()
+
+            def __exit__(self, *exc):
+                avg._exchange()
+
+        return _Swap()
