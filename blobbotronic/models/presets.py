@@ -180,4 +180,4 @@ preset("chinese_sentiment_glyph", "glyph_cnn_lstm", {"hidden": 128, "embed_dim":
              "pretrained 2,500 language-model steps through its glyph CNN: test 0.858/0.854/0.855/0.854/0.855 "
              "(seeds 0-4, mean 0.855 +- 0.002), validation 0.856. Embeddings of 128 were chosen over 64 on "
              "validation accuracy, narrowly (0.856 against 0.855, higher on two seeds of five); with 64 the test "
-             "mean was 0.849 +- 0.003. About half an hour a seed on one thread.")
+             "mean was 0.849 +- 0.003. About 34 min a seed, pretraining included, on one thread beside a second run.")

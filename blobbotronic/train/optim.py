@@ -11,7 +11,8 @@ differ only in float rounding (the compiled norm sums in double).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch import nn
@@ -134,15 +135,11 @@ class WeightAverage:
             v.copy_(a)
             a.copy_(tmp)
 
-    def swapped(self):
+    @contextlib.contextmanager
+    def swapped(self) -> Iterator[None]:
         """A context in which the model holds the averaged weights."""
-        avg = self
-
-        class _Swap:
-            def __enter__(self):
-                avg._exchange()
-
-            def __exit__(self, *exc):
-                avg._exchange()
-
-        return _Swap()
+        self._exchange()
+        try:
+            yield
+        finally:
+            self._exchange()
