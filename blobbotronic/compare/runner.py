@@ -78,6 +78,8 @@ class RunTask:
 
     def row(self, run: Any) -> dict[str, Any]:
         """The store row of this task's finished Run (seed groups train several, then call this per seed)."""
+        import torch
+
         from ..data.bad_files import skipped_info
         from ..train import headline
         from ..train.loop import pick_device
@@ -87,10 +89,13 @@ class RunTask:
         ds = dataset(self.dataset, self.skip_bad)
         test = ds.test.to(pick_device(run.config.device))
         cost = {**run.cost, **inference_cost(run.model, test)}
-        cm = None
+        cm = outcomes = None
         if ds.spec.task == "classify":
             pred = predict_batches(run.model, test).argmax(1)
             cm = confusion(pred, test.y, ds.spec.n_outputs).tolist()
+            # each test example right ('1') or wrong ('0'), in test order: what the statistics need to count the
+            # test set's own sampling uncertainty and the examples on which two models disagree (compare/stats.py)
+            outcomes = (pred == test.y.to(pred.device)).to(torch.uint8).add(48).cpu().numpy().tobytes().decode("ascii")
         metric, higher = headline(ds.spec)
         config = {k: v for k, v in run.config.to_dict().items() if k != "quiet"}
         if skipped_info(ds)["skipped"]:  # the files --skip-bad left out, kept with the row for the report
@@ -99,7 +104,8 @@ class RunTask:
                 "version": self.key.version, "spec_name": ds.spec.name, "metric": metric, "higher": higher,
                 "params": self.params, "config": config, "metrics": run.metrics, "val_metrics": run.val_metrics,
                 "cost": cost, "history": run.history, "confusion": cm, "classes": list(ds.spec.classes),
-                "tuned": self.tuned, "stopped": run.stopped, "finished_at": now()}
+                "tuned": self.tuned, "stopped": run.stopped, "finished_at": now(), "outcomes": outcomes,
+                "convergence": getattr(run, "convergence", None)}
 
 
 @dataclass(frozen=True)

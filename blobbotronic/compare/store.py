@@ -21,7 +21,9 @@ from typing import Any
 from ..errors import BlobError
 
 DEFAULT_STORE = Path("blobbotronic-runs.db")
-JSON_COLUMNS = ("params", "config", "metrics", "val_metrics", "cost", "history", "confusion", "classes", "tuned")
+JSON_COLUMNS = ("params", "config", "metrics", "val_metrics", "cost", "history", "confusion", "classes", "tuned",
+                "outcomes", "convergence")
+ADDED_COLUMNS = ("outcomes", "convergence")  # newer than the first stores: added to an older one when it is opened
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -37,6 +39,8 @@ CREATE TABLE IF NOT EXISTS runs (
     params TEXT, config TEXT, metrics TEXT, val_metrics TEXT, cost TEXT,
     history TEXT, confusion TEXT, classes TEXT, tuned TEXT,
     stopped TEXT,
+    outcomes TEXT,                -- classification: each test example right (1) or wrong (0), in test order
+    convergence TEXT,             -- the training loop's convergence check (best step, still improving, ...)
     finished_at TEXT NOT NULL,
     UNIQUE (dataset, model, params_hash, seed, version)
 );
@@ -115,9 +119,27 @@ class Store:
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = FULL")
             self.db.executescript(_SCHEMA)
+            self._migrate()
         except sqlite3.DatabaseError as e:
             raise BlobError(f"{self.path} is not a blobbotronic results store (SQLite said: {e}); "
                             "choose another file with --store.") from None
+
+    def _migrate(self) -> None:
+        """Add the columns a store written by an older version lacks (its rows read them as None).
+
+        Two processes may open the same old store at once: the second's ALTER then fails on the duplicate
+        column, which is what it wanted anyway. A store that cannot be written stays readable without them."""
+        for col in ADDED_COLUMNS:
+            if col in self._columns():
+                continue
+            try:
+                self.db.execute(f"ALTER TABLE runs ADD COLUMN {col} TEXT")
+            except sqlite3.OperationalError as e:
+                if "duplicate column" not in str(e) and "readonly" not in str(e):
+                    raise
+
+    def _columns(self) -> set[str]:
+        return {r[1] for r in self.db.execute("PRAGMA table_info(runs)").fetchall()}
 
     # ---- life cycle ---------------------------------------------------------------------------
 
@@ -204,7 +226,7 @@ class Store:
             if (ds is not None and row["dataset"] not in ds) or (ms is not None and row["model"] not in ms):
                 continue
             for c in JSON_COLUMNS:
-                row[c] = None if row[c] is None else json.loads(row[c])
+                row[c] = None if row.get(c) is None else json.loads(row[c])
             row["higher"] = bool(row["higher"])
             out.append(row)
         return out
@@ -218,8 +240,9 @@ class Store:
         dup = self.db.execute("SELECT dataset, model, params_hash, seed, version, COUNT(*) FROM runs "
                               "GROUP BY dataset, model, params_hash, seed, version HAVING COUNT(*) > 1").fetchall()
         problems += [f"run {r[:5]} is stored {r[5]} times" for r in dup]
-        for rid, *values in self.db.execute(f"SELECT id, {', '.join(JSON_COLUMNS)} FROM runs").fetchall():
-            for col, v in zip(JSON_COLUMNS, values, strict=True):
+        cols = [c for c in JSON_COLUMNS if c in self._columns()]
+        for rid, *values in self.db.execute(f"SELECT id, {', '.join(cols)} FROM runs").fetchall():
+            for col, v in zip(cols, values, strict=True):
                 try:
                     None if v is None else json.loads(v)
                 except ValueError:
