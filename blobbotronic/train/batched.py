@@ -45,7 +45,16 @@ from .loop import (
     seed_everything,
     test_metrics,
 )
-from .metrics import count_params, evaluate, flops_per_sample, headline, peak_rss_mb, reset_peak_rss
+from .metrics import (
+    RunMeter,
+    count_params,
+    evaluate,
+    flops_per_sample,
+    headline,
+    peak_rss_mb,
+    reset_peak_rss,
+    training_memory,
+)
 from .optim import ClippedAdamW
 from .tasks import Task, task_for
 
@@ -291,6 +300,7 @@ def _fit_stacked(models: list[nn.Module], data: Dataset, config: TrainConfig, se
         stopped: list[str | None] = [None] * N
         steps = [0] * N
         reset_peak_rss()
+        clock = RunMeter(models[0], device, watch=False).begin()  # the group's load and CPU share (train/metrics.py)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         loss_sum = torch.zeros(N, device=device)
@@ -356,15 +366,20 @@ def _fit_stacked(models: list[nn.Module], data: Dataset, config: TrainConfig, se
         train_seconds = time.perf_counter() - start
 
     # ---- the end: each seed's own module, its best weights, fit()'s measurements ---------------------------
-    rss = peak_rss_mb()
+    rss = peak_rss_mb()  # the process's resident-memory high-water mark, shared by the group
+    usage = clock.finish(cfg.threads)  # load_start/end, cpu_share and contended: the group's, the same for each seed
     seed_steps = max(1, sum(steps))
     runs = []
     for i, (s, m) in enumerate(zip(seeds, models, strict=True)):
         m.load_state_dict(best_state[i])
         share = train_seconds * steps[i] / seed_steps
-        cost = {"params": count_params(m), "flops_per_sample": flops_per_sample(m, data.test), "train_seconds": share,
-                "steps": steps[i], "steps_per_second": steps[i] / max(share, 1e-9), "peak_rss_mb": rss,
-                "threads": cfg.threads, "device": str(device), "batched": N, "group_seconds": train_seconds}
+        # memory_mb: the seed's own, measured on one step of its module alone, its share of the stack's memory
+        own = training_memory(m, data, task, cfg.batch_size, amp=amp, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                              fused=device.type in ("cpu", "cuda"))
+        cost = {**own, **usage, "params": count_params(m), "flops_per_sample": flops_per_sample(m, data.test),
+                "train_seconds": share, "steps": steps[i], "steps_per_second": steps[i] / max(share, 1e-9),
+                "peak_rss_mb": rss, "threads": cfg.threads, "device": str(device), "batched": N,
+                "group_seconds": train_seconds}
         if device.type == "cuda":
             cost["peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
         runs.append(Run(m, replace(cfg, seed=s), test_metrics(m, data), evaluate(m, data.spec, data.val),

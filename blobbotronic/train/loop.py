@@ -17,7 +17,17 @@ from ..data.spec import Dataset
 from ..errors import BlobError
 from ..models.base import token_vectors
 from .budget import Budget
-from .metrics import count_params, evaluate, flops_per_sample, headline, peak_rss_mb, reset_peak_rss
+from .metrics import (
+    RunMeter,
+    busy_cores,
+    count_params,
+    evaluate,
+    flops_per_sample,
+    headline,
+    peak_rss_mb,
+    reset_peak_rss,
+    usable_cores,
+)
 from .optim import ClippedAdamW, WeightAverage
 from .tasks import task_for
 
@@ -75,19 +85,18 @@ class TrainConfig:
 def default_threads() -> int:
     """The CPU threads of a training run that was given none.
 
-    ``BLOBBOTRONIC_THREADS`` when set. Otherwise every core this process may use, up to 8: a lone run has the
-    machine to itself, and the compiled recurrences split each batch across threads with no barrier per time
-    step (models/rnn_scan.cpp). Comparisons pass one thread per run and use one worker process per core instead
-    (compare/runner.py), the better use of a CPU for a grid of small models (shared/PERF.md); their stored
-    results never depend on the machine's core count.
+    ``BLOBBOTRONIC_THREADS`` when set. Otherwise the cores this process may use (its affinity and any cgroup
+    quota) that no other process is keeping busy right now, at least 1 and at most 8 (train/metrics.py
+    ``usable_cores``, ``busy_cores``): the compiled recurrences split each batch across threads with no barrier
+    per time step (models/rnn_scan.cpp), but every other parallel operation waits for its slowest thread, so one
+    thread on a core a neighbour holds stalls them all (issue 24, xor MLP on 2 cores beside one busy process:
+    2 threads ran 23 and 9.9 steps/s, 1 thread 635-699). Comparisons pass one thread per run and use one worker
+    process per core instead (compare/runner.py), the better use of a CPU for a grid of small models
+    (shared/PERF.md); their stored results never depend on the machine's core count or load.
     """
     if os.environ.get("BLOBBOTRONIC_THREADS"):
         return max(1, int(os.environ["BLOBBOTRONIC_THREADS"]))
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(8, cores))
+    return max(1, min(8, usable_cores() - busy_cores()))
 
 
 def roomy_malloc() -> None:
@@ -324,6 +333,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
     reset_peak_rss()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+    meter = RunMeter(model, device).begin()  # the run's own memory, and the load it runs under (train/metrics.py)
     for cb in cbs:
         cb.on_start(state, model)
     compile_seconds = 0.0
@@ -370,6 +380,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
         loss_sum += loss.detach()
         loss_count += 1
         state.step += 1
+        if state.step == 1:  # what the first step holds (batch, output, gradients, optimiser state): the run's memory
+            meter.first_step(opt, xb, yb, lb, None if rule else out)
         if cfg.compile and state.step == 1:  # the first step compiled the model: report it apart, time the rest
             compile_seconds = time.perf_counter() - start
             start = time.perf_counter()
@@ -408,12 +420,13 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
     for cb in cbs:
         cb.on_end(state, model)
     cost = {
+        **meter.finish(cfg.threads),  # memory_mb (the run's own) and its parts; load_start/end, cpu_share, contended
         "params": count_params(model),
         "flops_per_sample": flops_per_sample(model, data.test),
         "train_seconds": train_seconds,
         "steps": state.step,
         "steps_per_second": (state.step - (1 if cfg.compile else 0)) / max(train_seconds, 1e-9),
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),  # the worker process's resident-memory high-water mark, not the run's own
         "threads": cfg.threads,
         "device": str(device),
     }

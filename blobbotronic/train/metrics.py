@@ -1,11 +1,17 @@
-"""Evaluation of a model on a split (metrics come from the task) and cost meters (parameters, FLOPs, memory, latency)."""
+"""Evaluation of a model on a split (metrics come from the task) and cost meters (parameters, FLOPs, memory, latency,
+the machine's load)."""
 
 from __future__ import annotations
 
+import math
+import os
 import resource
+import statistics
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -78,7 +84,8 @@ def flops_per_sample(model: nn.Module, split: Split) -> int | None:
 
 
 def reset_peak_rss() -> None:
-    """Reset the kernel's peak-RSS mark for this process (Linux), so each run measures its own peak."""
+    """Reset the kernel's peak-RSS mark for this process (Linux). The mark still counts everything the process
+    holds (torch itself, the data, the heap kept from earlier runs), so it is no run's own memory: see RunMeter."""
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
@@ -86,7 +93,9 @@ def reset_peak_rss() -> None:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process since the last reset, in MiB."""
+    """The process's resident-memory high-water mark since the last reset, in MiB (``peak_rss_mb`` in a run's
+    cost). It includes torch's own few hundred MiB, the data set and whatever earlier runs left in the heap, so
+    it describes the worker process, not the run: compare runs by ``memory_mb`` (RunMeter) instead."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -95,6 +104,231 @@ def peak_rss_mb() -> float:
         pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
+# ---- a run's own memory ------------------------------------------------------------------------
+
+MIB = 2**20
+CONTENDED_SHARE = 0.75  # a run whose threads got less CPU than this share of the wall time had neighbours
+
+
+def _block(t: torch.Tensor) -> tuple[Any, int]:
+    """The memory block under ``t`` (a key and its size in bytes): views of one block count once."""
+    try:
+        storage = t.untyped_storage()
+        return (str(t.device), storage.data_ptr()), storage.nbytes()
+    except (RuntimeError, NotImplementedError, TypeError, AttributeError):  # a wrapper tensor without a storage
+        return ("tensor", id(t)), t.numel() * t.element_size()
+
+
+def tensors_mb(tensors: Iterable[Any]) -> float:
+    """The MiB of the distinct memory blocks under ``tensors`` (other objects are skipped)."""
+    blocks = dict(_block(t) for t in tensors if isinstance(t, torch.Tensor))
+    return sum(blocks.values()) / MIB
+
+
+def optimizer_mb(opt: torch.optim.Optimizer | None) -> float:
+    """The optimiser's state (AdamW: two moments per parameter and a step count), in MiB."""
+    if opt is None:
+        return 0.0
+    return tensors_mb(v for state in opt.state.values() for v in state.values())
+
+
+def _unpack(t: torch.Tensor) -> torch.Tensor:
+    return t
+
+
+class RunMeter:
+    """What a training run costs itself, apart from the process around it.
+
+    ``memory_mb`` is the run's own memory: its parameters and buffers, their gradients, the optimiser's state and
+    the activations of one training step. On a CPU PyTorch keeps no allocator peak, so the activations are
+    measured during the first real step: every tensor saved for the backward pass goes through a
+    ``saved_tensors_hooks`` pack hook (the compiled recurrent kernels' ``ctx.save_for_backward`` included), and
+    the distinct memory blocks under them, plus the batch and the model's output, are summed. Parameters are not
+    counted twice. That is the memory held when the forward pass ends, where a step's memory peaks; the short-lived
+    temporaries inside a kernel and the gradients of activations during backward are not counted. On CUDA the
+    allocator's peak over the whole run (``torch.cuda.max_memory_allocated``, less what was allocated before the
+    run began, plus the parameters) is used instead. None of it depends on what ran earlier in the process,
+    unlike ``peak_rss_mb``, the process's resident-memory high-water mark.
+
+    It also records the machine's load beside the timing: the 1-minute load average at the start and end, the
+    share of CPU the run's threads actually got (process CPU time / (wall time x threads)), and ``contended``
+    where that share fell below CONTENDED_SHARE on a CPU (a neighbour took the cores, the timing is theirs).
+
+    Use: ``meter = RunMeter(model, device).begin()`` before the first step, ``meter.first_step(opt, batch...)``
+    right after it, ``meter.finish(threads)`` at the end, a dict for the run's cost.
+    """
+
+    _watching: RunMeter | None = None  # the meter whose hooks are pushed (at most one per process)
+
+    def __init__(self, model: nn.Module, device: torch.device | str = "cpu", watch: bool = True):
+        self.device, self.watch = torch.device(device), watch  # watch=False: the clocks and the load only
+        self._model = tuple(model.parameters()) + tuple(model.buffers())
+        self._own = {_block(t)[0] for t in self._model}
+        self._saved: dict[Any, int] = {}
+        self._hooks: Any = None
+        self.parts: dict[str, float] = {}
+
+    def begin(self) -> RunMeter:
+        """Start watching tensors saved for backward (where asked), and the clocks."""
+        stale = RunMeter._watching
+        if stale is not None:  # a run that failed inside its first step left its hooks pushed
+            stale._unhook()
+        if self.watch:
+            self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, _unpack)
+            self._hooks.__enter__()
+            RunMeter._watching = self
+        self._cuda_start = torch.cuda.memory_allocated(self.device) if self.device.type == "cuda" else 0
+        self.load_start = load_average()
+        self._cpu_start, self._wall_start = time.process_time(), time.perf_counter()
+        return self
+
+    def _pack(self, t: torch.Tensor) -> torch.Tensor:
+        key, size = _block(t)
+        if key not in self._own:
+            self._saved[key] = size
+        return t
+
+    def _unhook(self) -> None:
+        if self._hooks is not None:
+            self._hooks.__exit__(None, None, None)
+            self._hooks = None
+        if RunMeter._watching is self:
+            RunMeter._watching = None
+
+    def first_step(self, opt: torch.optim.Optimizer | None, *alive: Any) -> None:
+        """After the first training step (``alive``: the batch and the output, held at the step's peak): stop
+        watching and measure the parameters, gradients and optimiser state the run now holds. Later calls do
+        nothing."""
+        if self._hooks is None:
+            return
+        self._unhook()
+        for t in alive:
+            if isinstance(t, torch.Tensor):
+                self._pack(t)
+        params = [t for t in self._model if isinstance(t, nn.Parameter)]
+        self.parts = {"params_mb": tensors_mb(self._model),
+                      "grads_mb": tensors_mb(p.grad for p in params if p.grad is not None),
+                      "optimizer_mb": optimizer_mb(opt),
+                      "activations_mb": sum(self._saved.values()) / MIB}
+
+    def finish(self, threads: int) -> dict[str, Any]:
+        """The run's own memory with its parts (MiB), and the load it ran under."""
+        wall, cpu = time.perf_counter() - self._wall_start, time.process_time() - self._cpu_start
+        self._unhook()
+        out: dict[str, Any] = {}
+        if self.parts:
+            out["memory_mb"] = sum(self.parts.values())
+            out.update(self.parts)
+        if self.device.type == "cuda":
+            peak = (torch.cuda.max_memory_allocated(self.device) - self._cuda_start) / MIB
+            out["memory_mb"] = self.parts.get("params_mb", tensors_mb(self._model)) + max(0.0, peak)
+        share = cpu / max(1e-9, wall * max(1, threads))
+        out.update(load_start=self.load_start, load_end=load_average(), cpu_share=share)
+        if self.device.type == "cpu":  # a GPU run waits on its device, so a low share says nothing there
+            out["contended"] = share < CONTENDED_SHARE
+        return out
+
+
+def training_memory(model: nn.Module, data: Any, task: Any, batch_size: int, amp: bool = False,
+                    **optimizer: Any) -> dict[str, float]:
+    """The memory one training step of ``model`` holds on ``data.train`` (RunMeter's parts and memory_mb),
+    measured on a copy with an optimiser of its own, so ``model`` and the random state are left as they were.
+    For runs that trained inside a stack of seeds (train/batched.py): each seed's memory as if alone, its share
+    of the stack."""
+    import copy
+
+    from .optim import ClippedAdamW
+
+    net = copy.deepcopy(model).train()
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = ClippedAdamW(params, fused=optimizer.pop("fused", None), **optimizer) if params else None
+    idx = torch.arange(min(batch_size, len(data.train)), device=data.train.y.device)
+    xb, yb = data.train.x[idx], data.train.y[idx]
+    lb = None if data.train.lengths is None else data.train.lengths[idx]
+    with torch.random.fork_rng(devices=[]):
+        meter = RunMeter(net, "cpu").begin()
+        try:
+            with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=amp):
+                out = task.forward(net, xb, yb, lb)
+            if opt is not None:
+                task.loss(out, yb, lb).backward()
+                opt.step()
+            meter.first_step(opt, xb, yb, lb, out)
+        finally:
+            meter._unhook()
+    return {"memory_mb": sum(meter.parts.values()), **meter.parts}
+
+
+# ---- the machine's load ------------------------------------------------------------------------
+
+
+def load_average() -> float | None:
+    """The machine's 1-minute load average (None where the system keeps none)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def usable_cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """The cores this process may run on: its CPU affinity, capped by a cgroup (v2) CPU quota where one is set."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+def _proc_snapshot() -> tuple[int, int] | None:
+    """(tasks runnable on the machine, this process's threads among them) now, from /proc; None off Linux."""
+    try:
+        runnable = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    own = 0
+    try:
+        for task in Path("/proc/self/task").iterdir():
+            try:
+                stat = (task / "stat").read_text()
+            except OSError:  # the thread ended meanwhile
+                continue
+            own += stat[stat.rfind(")") + 2 :].startswith("R")
+    except OSError:
+        own = 1
+    return runnable, max(1, own)  # the thread reading is running
+
+
+def busy_cores(samples: int = 5, gap: float = 0.004) -> int:
+    """Cores that other processes keep busy right now: the tasks runnable on the machine less this process's own
+    threads (the median of a few readings of /proc/loadavg, so a passing task is not counted), scaled to the
+    share of the machine's CPUs this process may use. Off Linux: the 1-minute load average less one (ours)."""
+    counts = []
+    for i in range(samples):
+        snap = _proc_snapshot()
+        if snap is None:
+            break
+        counts.append(max(0, snap[0] - snap[1]))
+        if i + 1 < samples:
+            time.sleep(gap)
+    if counts:
+        others = statistics.median(counts)
+    else:
+        load = load_average()
+        others = max(0.0, load - 1) if load is not None else 0.0
+    machine = os.cpu_count() or 1
+    try:
+        mine = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        mine = machine
+    return int(math.floor(others * min(1.0, mine / machine) + 0.5))
 
 
 @torch.no_grad()
