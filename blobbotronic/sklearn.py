@@ -53,6 +53,7 @@ class _NeuralEstimator(BaseEstimator):
         seed: int = 0,
         device: str = "cpu",
         verbose: bool = False,
+        threads: int | None = None,
     ):
         self.model = model
         self.params = params
@@ -64,6 +65,7 @@ class _NeuralEstimator(BaseEstimator):
         self.seed = seed
         self.device = device
         self.verbose = verbose
+        self.threads = threads
 
     # ---- fitting --------------------------------------------------------------------------------
 
@@ -94,6 +96,11 @@ class _NeuralEstimator(BaseEstimator):
         from .models import create
         from .train import TrainConfig, fit, seed_everything
 
+        threads = self.threads
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
+                                    or threads < 1):
+            raise ValueError(f"threads={threads!r}: give a positive whole number of CPU threads for training, or None "
+                             "for the cores no other process is keeping busy (up to 8).")
         strat = y if self._task == "classify" else None
         n_val = int(round(self.val_fraction * len(y)))
         if 1 <= n_val < len(y) - 1:
@@ -107,7 +114,8 @@ class _NeuralEstimator(BaseEstimator):
         seed_everything(self.seed)
         net = create(self.model, spec, **(self.params or {}))
         config = TrainConfig(budget=self.budget, lr=self.lr, batch_size=self.batch_size, patience=self.patience,
-                             seed=self.seed, device=self.device, quiet=not self.verbose)
+                             seed=self.seed, device=self.device, quiet=not self.verbose,
+                             threads=None if threads is None else int(threads))
         run = fit(net, data, config)
         self.model_ = run.model.cpu().eval()
         self.spec_ = spec
@@ -139,7 +147,9 @@ class NeuralClassifier(ClassifierMixin, _NeuralEstimator):
 
     ``model`` is any registered model that accepts the array's modality (``blobbotronic models``),
     ``params`` its parameters, ``budget`` how long to train ('300 steps', '30 epochs', '10s'; default
-    30 epochs), ``lr`` the learning rate (default: the family's). Learned state: ``model_`` (the
+    30 epochs), ``lr`` the learning rate (default: the family's), ``threads`` the CPU threads training
+    uses (default None: the cores no other process is keeping busy, up to 8; give 1 when several
+    estimators train at once, as in ``cross_val_score(..., n_jobs=4)``). Learned state: ``model_`` (the
     PyTorch module), ``classes_``, ``n_features_in_``, ``spec_``, ``history_`` (validation curve),
     ``n_iter_`` (optimiser steps).
     """

@@ -103,3 +103,34 @@ def test_acceptance_breast_cancer_pipeline_cross_validation():
     seconds = time.perf_counter() - start
     print(f"breast_cancer 5-fold accuracy {scores.mean():.4f} ({scores.round(4)}) in {seconds:.1f} s")
     assert scores.mean() >= 0.95
+
+
+def test_threads_is_a_parameter_that_reaches_training(monkeypatch):
+    import sys
+
+    import torch
+
+    train = sys.modules["blobbotronic.train"]  # the package (blobbotronic.train is also the name of a function)
+    clf = NeuralClassifier(budget="3 steps", threads=2)
+    assert clf.get_params()["threads"] == 2 and NeuralClassifier().threads is None  # stored as given
+    twin = clone(clf)
+    assert twin.threads == 2 and clone(clf.set_params(threads=1)).threads == 1
+    seen, real = [], train.fit
+
+    def spy(net, data, config):
+        seen.append(config.threads)
+        return real(net, data, config)
+
+    monkeypatch.setattr(train, "fit", spy)
+    before = torch.get_num_threads()
+    try:
+        X, y = make_classification(40, 4, random_state=0)
+        twin.fit(X, y)
+        assert seen == [2] and twin.n_iter_ == 3
+        twin.set_params(threads=None).fit(X, y)
+        assert seen[-1] is None  # left to default_threads(), which reads the machine's load
+        for bad in (0, -1, 1.5, True):
+            with pytest.raises(ValueError, match="threads"):
+                clone(clf).set_params(threads=bad).fit(X, y)
+    finally:
+        torch.set_num_threads(before)
