@@ -145,11 +145,19 @@ def show_record(r: dict[str, Any]) -> None:
     t = Table("metric", "value", title=f"{r['model']} on {r['dataset']} (seed {r['seed']})")
     for k, v in r["metrics"].items():
         t.add_row(f"test {k}", f"{v:.4f}")
-    for k in ("params", "flops_per_sample", "train_seconds", "steps", "steps_per_second", "peak_rss_mb"):
+    for k, label in (("params", "params"), ("flops_per_sample", "flops per sample"), ("train_seconds", "train seconds"),
+                     ("steps", "steps"), ("steps_per_second", "steps per second"),
+                     ("memory_mb", "memory MiB (the run's own)"), ("peak_rss_mb", "process peak RSS MiB"),
+                     ("cpu_share", "CPU share of its threads")):
         v = r["cost"].get(k)
         if v is not None:
-            t.add_row(k.replace("_", " "), f"{v:,.2f}" if isinstance(v, float) else f"{v:,}")
+            t.add_row(label, f"{v:,.2f}" if isinstance(v, float) else f"{v:,}")
     console().print(t)
+    if r["cost"].get("contended"):
+        threads = r["cost"].get("threads") or 1
+        console().print(f"warning: the run's {threads} thread(s) got {r['cost']['cpu_share']:.0%} of the CPU time they "
+                        "asked for: other processes were busy, so its timings measure them as much as the run. Time it "
+                        "again on a quieter machine" + (", or with --threads 1." if threads > 1 else "."), markup=False)
     from .data.bad_files import skipped_line
 
     if skipped_line(r.get("data")):
@@ -263,7 +271,8 @@ def training_flags(sp: argparse.ArgumentParser) -> None:
                          "(0.99: about the last 100 steps; default: a preset's, else off)")
     sp.add_argument("--patience", type=int, help="validation checks without improvement before stopping")
     sp.add_argument("--threads", type=int,
-                    help="CPU threads per run (default: train uses every core, up to 8; compare 1 per worker)")
+                    help="CPU threads per run (default: train uses the cores no other process is busy on, up to 8; "
+                         "compare 1 per worker)")
     sp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.add_argument("--compile", action="store_true", default=None,

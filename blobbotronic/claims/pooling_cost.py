@@ -48,7 +48,7 @@ register(Claim(
     id="pooling-cost",
     claim="Pooling condenses feature maps and makes the network much faster.",
     experiment="The same CNN (3 conv blocks, 32 filters) with 2x2 max-pooling after each block and without any, "
-               "same budget: training steps/s, FLOPs, peak memory, parameters and accuracy.",
+               "same budget: training steps/s, FLOPs, the run's own memory, parameters and accuracy.",
     arms=[Arm("pool", "cnn", DATA, {"pool": True}), Arm("no pool", "cnn", DATA, {"pool": False})],
     decide=decide,
     figures=_figures,

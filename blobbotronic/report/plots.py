@@ -79,7 +79,7 @@ def learning_curves(rows: list[dict[str, Any]], analysis: dict[str, Any], colour
 
 
 def metric_vs_cost(analysis: dict[str, Any], colours: dict[str, str]) -> Figure | None:
-    """The headline metric against train time, parameters and peak memory; the Pareto front is the dashed
+    """The headline metric against train time, parameters and the run's own memory; the Pareto front is the dashed
     line, its models drawn large with a dark edge."""
     costs = [c for c in COSTS if any(c in e["cost"] for e in analysis["entries"])]
     if not costs:
