@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..compare.stats import analyze
+from ..compare.stats import analyze, convergence_warnings
 from ..errors import BlobError
 from . import plots
 from .tables import method_notes, pairs_table, ranked_table, verdict
@@ -22,6 +22,7 @@ from .templates import CSS, PAGE
 
 esc = html.escape
 TEXT_HEADERS = ("Pareto front", "tuned settings")
+NOT_CONVERGED = "Not converged: read the rankings below with care"
 
 
 def md_escape(s: Any) -> str:
@@ -131,6 +132,10 @@ def _classes_html(rows: list[dict[str, Any]], dataset: str) -> str:
 def _html(rows: list[dict[str, Any]], analyses: list[dict[str, Any]], figs: dict[str, list], meta: str,
           title: str) -> str:
     parts = [f"<header><h1>{esc(title)}</h1><p class=\"meta\">{esc(meta)}</p></header>"]
+    warnings = convergence_warnings(rows)
+    if warnings:  # before any ranking: an arm that had not converged is ranked on an unfinished run
+        parts.append(f'<section class="warning"><h2>{esc(NOT_CONVERGED)}</h2>'
+                     + "".join(f"<p>{esc(w)}</p>" for w in warnings) + "</section>")
     parts.append('<section class="verdict"><h2>Verdict</h2>' + "".join(f"<p>{esc(verdict(a))}</p>" for a in analyses)
                  + "</section>")
     for a in analyses:
@@ -148,7 +153,7 @@ def _html(rows: list[dict[str, Any]], analyses: list[dict[str, Any]], figs: dict
             ph, prows = pairs_table(a)
             sec.append(f"<details open><summary>Paired comparisons ({len(prows)} pair{'s' if len(prows) > 1 else ''}, "
                        "same seeds)</summary>"
-                       + _table_html(ph, prows, "pairs", {0, 5}) + "</details>")
+                       + _table_html(ph, prows, "pairs", {0, 5, 6}) + "</details>")
         for _, data, caption in figs[a["dataset"]]:
             b64 = base64.b64encode(data).decode("ascii")
             sec.append(f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{b64}">'
@@ -170,7 +175,11 @@ def _table_md(header: list[str], rows: list[list[str]]) -> str:
 
 def _markdown(rows: list[dict[str, Any]], analyses: list[dict[str, Any]], figs: dict[str, list], meta: str,
               title: str) -> str:
-    out = [f"# {md_escape(title)}", "", f"_{md_escape(meta)}_", "", "## Verdict", ""]
+    out = [f"# {md_escape(title)}", "", f"_{md_escape(meta)}_", ""]
+    warnings = convergence_warnings(rows)
+    if warnings:  # before any ranking, as in the HTML
+        out += [f"## {md_escape(NOT_CONVERGED)}", ""] + [f"- {md_escape(w)}" for w in warnings] + [""]
+    out += ["## Verdict", ""]
     out += [md_escape(verdict(a)) + "\n" for a in analyses]
     for a in analyses:
         out += [f"## {md_escape(a['dataset'])}", "", md_escape(verdict(a)), ""]

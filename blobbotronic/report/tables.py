@@ -13,7 +13,7 @@ ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "
 COST_COLUMNS = [("params", "params"), ("flops_per_sample", "FLOPs/sample"), ("train_seconds", "train s"),
                 ("steps_per_second", "steps/s"), ("latency_ms", "latency ms"), ("throughput", "samples/s"),
                 ("peak_rss_mb", "peak MiB")]
-PARETO_WORDS = {"train_seconds": "time", "params": "params", "peak_rss_mb": "memory"}
+PARETO_WORDS = {"train_seconds": "time", "params": "params", "peak_rss_mb": "memory", "memory_mb": "memory"}
 SI_COLUMNS = {"flops_per_sample", "throughput"}
 
 
@@ -55,9 +55,20 @@ def half_width(e: dict[str, Any]) -> float | None:
 
 
 def mean_pm(e: dict[str, Any]) -> str:
-    """``0.933 ± 0.010`` (mean and half the 95% interval), or the mean alone for one seed."""
+    """``0.933 ± 0.010`` (mean and half the 95% interval); ``0.990 (0.950–1.000)`` when the interval is lopsided
+    (a Wilson interval near 0 or 1 is); the mean alone when there is no interval.
+
+    >>> mean_pm({"mean": 0.933, "ci_low": 0.923, "ci_high": 0.943}), mean_pm({"mean": 0.99, "ci_low": 0.95,
+    ...     "ci_high": 1.0}), mean_pm({"mean": 0.5, "ci_low": None, "ci_high": None})
+    ('0.933 ± 0.010', '0.990 (0.950–1.000)', '0.500')
+    """
     h = half_width(e)
-    return fmt(e["mean"]) if h is None else f"{fmt(e['mean'])} ± {fmt(h)}"
+    if h is None:
+        return fmt(e["mean"])
+    below, above = e["mean"] - e["ci_low"], e["ci_high"] - e["mean"]
+    if abs(above - below) > 0.2 * h:
+        return f"{fmt(e['mean'])} ({fmt(e['ci_low'])}–{fmt(e['ci_high'])})"
+    return f"{fmt(e['mean'])} ± {fmt(h)}"
 
 
 def ordinal(k: int) -> str:
@@ -96,7 +107,8 @@ def verdict(a: dict[str, Any]) -> str:
             parts.append(f"{who} is {'last' if i == len(ranks) - 1 else ordinal(r)} ({vals})")
     text = head + "; ".join(parts) + "."
     if ns[-1] < 2:
-        return text + " With one seed there is no interval and no test, so nothing is separated: run --seeds 3 or more."
+        return text + (" With one seed, seed-to-seed variation is not measured: an interval covers the test set's "
+                       "sampling only, no pair is tested and nothing is separated. Run --seeds 3 or more.")
     ties = [p for p in a["pairs"] if not p["separated"]]
     order = {e["model"]: i for i, e in enumerate(entries)}
     ties.sort(key=lambda p: (min(order[p["a"]], order[p["b"]]), max(order[p["a"]], order[p["b"]])))
@@ -124,15 +136,17 @@ def ranked_table(a: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     costs = [(k, label) for k, label in COST_COLUMNS if any(k in e["cost"] for e in entries)]
     tuned = any(e.get("tuned") for e in entries)
     header = ["rank", "model", f"{a['metric']} ± 95%", "interval", "seeds", *[k.replace("_", " ") for k in others],
-              *[label for _, label in costs], "Pareto front"]
+              *[label for _, label in costs], "steps", "best step", "converged", "Pareto front"]
     if tuned:
         header.append("tuned settings")
     rows = []
     for e in entries:
         ci = "—" if e["ci_low"] is None else f"{fmt(e['ci_low'])} – {fmt(e['ci_high'])}"
-        front = ", ".join(PARETO_WORDS[c] for c in e["pareto"])
+        front = ", ".join(PARETO_WORDS.get(c, c.replace("_", " ")) for c in e["pareto"])
         row = [str(e["rank"]), e["model"], mean_pm(e), ci, str(e["n"]), *[fmt(e["metrics"].get(k)) for k in others],
-               *[(si if k in SI_COLUMNS else fmt)(_num(e["cost"].get(k))) for k, _ in costs], front]
+               *[(si if k in SI_COLUMNS else fmt)(_num(e["cost"].get(k))) for k, _ in costs],
+               steps_text(e.get("steps")), "unknown" if e.get("best_step") is None else f"{e['best_step']:,}",
+               converged_text(e), front]
         if tuned:
             chosen = (e.get("tuned") or {}).get("chosen") or {}
             row.append(", ".join(f"{k}={fmt(v) if isinstance(v, float) else v}" for k, v in chosen.items()))
@@ -144,6 +158,25 @@ def ranked_table(a: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def steps_text(steps: dict[str, Any] | None) -> str:
+    """Steps trained: ``400`` when every seed trained as long, else ``312 (280–350)``; a dash when unknown.
+
+    >>> steps_text({"mean": 400.0, "min": 400.0, "max": 400.0}), steps_text({"mean": 312.4, "min": 280, "max": 350})
+    ('400', '312 (280–350)')
+    """
+    if not steps:
+        return "—"
+    mean = f"{round(steps['mean']):,}"
+    return mean if steps["min"] == steps["max"] else f"{mean} ({int(steps['min']):,}–{int(steps['max']):,})"
+
+
+def converged_text(e: dict[str, Any]) -> str:
+    """``yes``, ``no (2 of 3 seeds)`` or ``unknown`` (runs from versions before the convergence check)."""
+    if e.get("converged") is False:
+        return f"no ({e['unconverged_seeds']} of {e['n']} seed{'s' if e['n'] != 1 else ''})"
+    return "yes" if e.get("converged") else "unknown"
+
+
 def _num(v: Any) -> Any:
     if isinstance(v, float) and v.is_integer() and abs(v) >= 1:
         return int(v)
@@ -152,7 +185,8 @@ def _num(v: Any) -> Any:
 
 def pairs_table(a: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the pairwise comparisons (better model first where one is better)."""
-    header = ["comparison", "mean difference", "95% interval of the difference", "seeds", "p (Holm)", "verdict"]
+    header = ["comparison", "mean difference", "95% interval of the difference", "seeds", "p (Holm)", "verdict",
+              "why not separated"]
     order = {e["model"]: i for i, e in enumerate(a["entries"])}
     rows = []
     for p in sorted(a["pairs"], key=lambda p: (min(order[p["a"]], order[p["b"]]), max(order[p["a"]], order[p["b"]]))):
@@ -165,27 +199,52 @@ def pairs_table(a: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             lo, hi = sorted((flip * p["ci_low"], flip * p["ci_high"]))
             ci = f"{fmt(lo)} – {fmt(hi)}"
         p_txt = "—" if p["p_holm"] is None else ("< 0.001" if p["p_holm"] < 1e-3 else f"{p['p_holm']:.3f}")
+        if p["p_holm"] is None and p.get("cannot_tell") and p["n"] > 1:
+            p_txt = "cannot tell"
         says = f"{p['better']} better" if p["separated"] else "not separated"
-        rows.append([f"{x} vs {y}", "—" if diff is None else f"{diff:+.3f}", ci, str(p["n"]), p_txt, says])
+        rows.append([f"{x} vs {y}", "—" if diff is None else f"{diff:+.3f}", ci, str(p["n"]), p_txt, says,
+                     p.get("why") or ""])
     return header, rows
 
 
 def method_notes(analyses: list[dict[str, Any]]) -> list[str]:
     """How the numbers were made, in a few sentences (for the foot of the report)."""
-    budgets = sorted({_budget_text(e.get("budget")) for a in analyses for e in a["entries"]})
+    from ..compare.stats import METHOD
+
     return [
-        f"Every model trained under the same budget per data set ({', '.join(budgets)}), on the same split; "
-        "seeds vary the initialisation and the batch order only. The test split is used only for these numbers.",
-        "Intervals: mean over seeds ± Student's t 97.5% quantile × standard deviation / √n.",
+        "Every model trained on the same split; seeds vary the initialisation and the batch order only. The test "
+        "split is used only for these numbers. Steps each model actually trained, and the budget it was allowed: "
+        + "; ".join(training_notes(a) for a in analyses) + ".",
+        *METHOD,
         f"Pairs: {analyses[0]['test'] if analyses else ''}; α = {analyses[0]['alpha'] if analyses else 0.05}. "
-        "With 3–5 seeds a sign or Wilcoxon test cannot reach p < 0.05 at all (smallest p = 2/2ⁿ), "
-        "so the t-test is used.",
+        "With 3–5 seeds a sign or Wilcoxon test over seeds cannot reach p < 0.05 at all (smallest p = 2/2ⁿ), "
+        "so Student's t is used for the seed part.",
         "Rank: 1 + the number of models that beat this one in a paired test. Models nothing separates share a rank.",
         "Pareto front: models that no other model beats on both the metric and that cost (means).",
         "Costs: FLOPs counted by torch's flop counter for one sample; latency is the median of 20 calls with one "
         "sample, samples/s the median over a batch of 256; train s and steps/s are wall time on one thread; "
         "peak MiB is the training process's peak resident memory. Pareto: the costs on whose front a model lies.",
     ]
+
+
+def training_notes(a: dict[str, Any]) -> str:
+    """One data set's arms: steps trained (mean and range over seeds), the budget allowed, how runs stopped.
+
+    >>> training_notes({"dataset": "d", "entries": [{"model": "cnn", "n": 3, "budget": {"steps": 400},
+    ...     "steps": {"mean": 400.0, "min": 400, "max": 400, "stopped": {"budget": 3}}}]})
+    'on d, cnn 400 steps (allowed 400 steps)'
+    """
+    arms = []
+    for e in a["entries"]:
+        st = e.get("steps")
+        allowed = f"allowed {_budget_text(e.get('budget'))}"
+        if not st:
+            arms.append(f"{e['model']} steps not recorded ({allowed})")
+            continue
+        early = (st.get("stopped") or {}).get("early", 0)
+        stop = f"; {early} of {e['n']} stopped early" if early else ""
+        arms.append(f"{e['model']} {steps_text(st)} steps ({allowed}{stop})")
+    return f"on {a['dataset']}, " + ", ".join(arms)
 
 
 def _budget_text(b: Any) -> str:

@@ -47,6 +47,11 @@ figcaption { color: var(--muted); font-size: 12.5px; margin-top: 4px; }
 .notes { color: var(--muted); font-size: 13px; }
 .notes li { margin: 3px 0; }
 .classes { color: var(--muted); font-size: 13px; margin: 0 0 10px; }
+.warning { background: #fff8e6; border: 1px solid #f0d48a; border-left: 5px solid #d9822b; border-radius: 8px;
+  padding: 14px 20px; margin-top: 22px; }
+.warning h2 { margin: 0 0 6px; font-size: 17px; color: #8a4b08; }
+.warning p { margin: 6px 0; }
+table.pairs td.text:last-child { white-space: normal; min-width: 280px; color: var(--muted); }
 """
 
 PAGE = """<!doctype html>
