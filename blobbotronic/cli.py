@@ -256,8 +256,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
 def training_flags(sp: argparse.ArgumentParser) -> None:
     """The flags every training command shares."""
     sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--budget", help="'6000 steps', '30 epochs' or '60s' (default: the data set's own)")
-    sp.add_argument("--batch-size", type=int)
+    sp.add_argument("--budget", help="'6000 steps', '30 epochs' or '60s' (default: the training policy, which trains "
+                    "until the validation curve plateaus, up to a cap; see the README)")
+    sp.add_argument("--batch-size", type=int, help="examples per step (default: min(100, max(16, training set / 8)))")
     sp.add_argument("--lr", type=float, help="learning rate (default: the model family's)")
     sp.add_argument("--adversarial", type=float, metavar="EPS",
                     help="text: adversarial training, each batch also trained with its token vectors pushed up the "
@@ -269,7 +270,9 @@ def training_flags(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--average", type=float, metavar="DECAY",
                     help="weight averaging: judge, keep and test a moving average of the weights, DECAY per step "
                          "(0.99: about the last 100 steps; default: a preset's, else off)")
-    sp.add_argument("--patience", type=int, help="validation checks without improvement before stopping")
+    sp.add_argument("--patience", type=int,
+                    help="validation checks without improvement before stopping (default 10; under the policy the "
+                         "learning rate halves every N/2 such checks, twice, before the stop); 0 turns it off")
     sp.add_argument("--threads", type=int,
                     help="CPU threads per run (default: train uses the cores no other process is busy on, up to 8; "
                          "compare 1 per worker)")

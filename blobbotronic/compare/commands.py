@@ -20,10 +20,12 @@ def register(add) -> None:
 
     sp = add("compare", "train every model on every data set for every seed under one budget, then report")
     sp.add_argument("--data", help="data sets, comma-separated (built-in names, files or folders)")
-    sp.add_argument("--models", help="models, comma-separated (see `blobbotronic models`)")
+    sp.add_argument("--models", help="models, comma-separated (see `blobbotronic models`; default: the primer's "
+                    "families that fit the data: MLP, CNN, LSTM, GRU and a hybrid, or the task's own)")
     sp.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 for every model (default 3)")
     sp.add_argument("--budget",
-                    help="'6000 steps', '30 epochs' or '60s', the same for every model (default: each data set's own)")
+                    help="'6000 steps', '30 epochs' or '60s', the same for every model (default: the training "
+                    "policy: each run trains until its validation curve plateaus, see the README)")
     sp.add_argument("--tune", type=int, default=0, metavar="K",
                     help="K Optuna trials per model and data set on the validation split before the seeded runs")
     sp.add_argument("--store", default=str(DEFAULT_STORE), help=f"results file (default {DEFAULT_STORE})")
@@ -131,6 +133,10 @@ def show_summary(obj: dict[str, Any], analyses: list[dict[str, Any]]) -> None:
         con.print(t)
         con.print(verdict(a), markup=False, highlight=False)
         con.print()
+    if obj.get("models_chosen"):
+        con.print("No --models given; compared the default set for this data:", markup=False)
+        for c in obj["models_chosen"]:
+            con.print(f"  {c['model']}: {c['why']}", markup=False)
     for s in obj.get("skipped", []):
         con.print(f"skipped: {s}", markup=False, style="dim")
     from ..data.bad_files import skipped_line
@@ -146,7 +152,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
     from .runner import _as_list, compare
 
     experiment = apply(args)  # --config FILE fills the flags left at their defaults
-    models = _as_list(args.models)
+    models = _as_list(args.models or "")
     if isinstance(args.seeds, int) and args.seeds < 1:
         raise BlobError(f"--seeds must be at least 1, got {args.seeds}.")
     if args.tune < 0:
@@ -169,6 +175,8 @@ def cmd_compare(args: argparse.Namespace) -> None:
     path = res.report(args.out)
     obj = {"runs": res.runs(), "summary": res.summary, "report": str(path), "store": str(res.store),
            "ran": res.ran, "reused": res.reused, "skipped": res.skipped, "data": data_skipped(res.rows)}
+    if res.chosen:  # no --models: which models ran, and why each
+        obj["models_chosen"] = [{"model": m, "why": why} for m, why in res.chosen]
     if experiment is not None:
         obj["config"] = str(save_resolved(experiment, args.out, res.rows, used(args, models)))
     emit(args, obj, lambda o: show_summary(o, res.analyses))

@@ -262,6 +262,7 @@ class Comparison:
     ran: int = 0
     reused: int = 0
     skipped: list[str] = field(default_factory=list)
+    chosen: list[tuple[str, str]] = field(default_factory=list)  # (model, why) when the models were the defaults
 
     @property
     def summary(self) -> list[dict[str, Any]]:
@@ -324,13 +325,15 @@ def _as_list(v: str | Iterable[str]) -> list[str]:
     return [s.strip() for s in items if str(s).strip()]
 
 
-def compare(datasets: str | Iterable[str], models: str | Iterable[str], seeds: int | Iterable[int] = 3,
+def compare(datasets: str | Iterable[str], models: str | Iterable[str] | None = None, seeds: int | Iterable[int] = 3,
             budget: str | None = None, params: dict[str, dict[str, Any]] | None = None, tune: int = 0,
             store: str | Path | Store = DEFAULT_STORE, backend: str = "local", workers: int | None = None,
             quiet: bool = True, device: str = "auto", on_event: Callable[..., None] | None = None,
             batch_seeds: bool = True, address: str | None = None, skip_bad: bool = False, plan_only: bool = False,
             **config: Any) -> Any:
-    """Train every model on every data set for every seed under the same budget; return rows and statistics.
+    """Train every model on every data set for every seed under the same policy or budget; return rows and statistics.
+
+    ``models`` None or empty: the default set for the data's modality and task (compare/defaults.py).
 
     ``params`` maps a model name to its parameters; ``tune=K`` gives each (data set, model) K Optuna
     trials on the validation split first. Runs already in ``store`` are reused, not rerun.
@@ -346,10 +349,16 @@ def compare(datasets: str | Iterable[str], models: str | Iterable[str], seeds: i
     from ..train.budget import Budget
     from ..train.loop import pick_device
 
-    datasets, models = _as_list(datasets), _as_list(models)
+    datasets, models = _as_list(datasets), _as_list(models or [])
     seeds = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
-    if not datasets or not models or not seeds:
-        raise BlobError("compare needs at least one data set, one model and one seed (--data, --models, --seeds).")
+    if not datasets or not seeds:
+        raise BlobError("compare needs at least one data set and one seed (--data, --seeds).")
+    chosen: list[tuple[str, str]] = []
+    if not models:  # none named: the primer's families that fit the data (compare/defaults.py), said in the report
+        from .defaults import union
+
+        chosen = union([dataset(source, skip_bad).spec for source in datasets])
+        models = [name for name, _ in chosen]
     params = {m: dict(p) for m, p in (params or {}).items()}
     strays = sorted(set(params) - set(models))
     if strays:
@@ -425,7 +434,7 @@ def compare(datasets: str | Iterable[str], models: str | Iterable[str], seeds: i
         return tasks
     ran, reused = train_pending(tasks, db, engine, batch_seeds, emit)
     rows = db.rows(keys=[t.key for t in tasks])
-    result = Comparison(rows, analyze(rows), db.path, ran=ran, reused=reused, skipped=skipped)
+    result = Comparison(rows, analyze(rows), db.path, ran=ran, reused=reused, skipped=skipped, chosen=chosen)
     if not isinstance(store, Store):
         db.close()
     return result

@@ -34,6 +34,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from ..data.spec import Dataset
 from ..models.rnn import FastGRU, GRUScan
+from . import policy
 from .loop import (
     Run,
     TrainConfig,
@@ -77,6 +78,8 @@ def why_sequential(model: nn.Module, config: TrainConfig, n_seeds: int, task: Ta
         return "language-model pretraining runs model by model"
     if config.average:
         return "weight averaging keeps its average model by model"
+    if config.schedule == "plateau":
+        return "the training policy's plateau schedule gives each seed its own learning rate and length"
     if config.budget is not None and getattr(config.budget, "seconds", None) is not None:
         return "a time budget gives each model its own seconds"
     for m in model.modules():
@@ -383,7 +386,8 @@ def _fit_stacked(models: list[nn.Module], data: Dataset, config: TrainConfig, se
         if device.type == "cuda":
             cost["peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
         runs.append(Run(m, replace(cfg, seed=s), test_metrics(m, data), evaluate(m, data.spec, data.val),
-                        history[i], cost, stopped[i] or "budget"))
+                        history[i], cost, stopped[i] or "budget",
+                        policy.convergence(history[i], metric, higher, best_step[i], steps[i], stopped[i] or "budget")))
     return runs
 
 

@@ -16,6 +16,7 @@ from torch import nn
 from ..data.spec import Dataset
 from ..errors import BlobError
 from ..models.base import token_vectors
+from . import policy
 from .budget import Budget
 from .metrics import (
     RunMeter,
@@ -36,11 +37,13 @@ from .tasks import task_for
 class TrainConfig:
     """Every training setting in one place. ``None`` means: the model family's default, else the global one."""
 
-    budget: Budget | str | None = None  # None: the data set's default budget, else 30 epochs
-    batch_size: int = 100
+    budget: Budget | str | None = None  # None: the training policy (train/policy.py) decides the length from the
+    # validation curve, up to a cap; a budget instead trains exactly that long (early stopping aside)
+    batch_size: int | None = None  # None: the policy's, min(100, max(16, n_train // 8))
     lr: float | None = None  # None: the model family's default (train_defaults), else 1e-2
     weight_decay: float | None = None
-    schedule: Literal["cosine", "constant"] | None = None
+    schedule: Literal["cosine", "constant", "plateau"] | None = None  # None: "plateau" under the policy (halve
+    # the rate on a validation plateau), else the family's default, else "cosine" over the budget
     warmup: float = 0.02  # fraction of the budget spent ramping the learning rate up
     clip: float | None = None  # gradient-norm clipping; recurrent families default to 1.0
     adversarial: float | None = None  # text: adversarial training on the token vectors (see adversarial()); 0: off
@@ -48,7 +51,8 @@ class TrainConfig:
     average: float | None = None  # weight averaging: the decay of a moving average of the weights per step (0.99
     # averages about the last 100 steps); validation, the kept checkpoint and the test use the average. 0: off
     eval_every: int | None = None  # steps between validation checks; None: see checks_every()
-    patience: int | None = 10  # checks without improvement before stopping; None: never stop early
+    patience: int | None = 10  # validation checks without improvement before stopping (under the plateau schedule:
+    # the rate halves every patience // 2 such checks, twice, then the run stops); None or 0: never stop early
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool | None = None  # mixed precision (bf16); None: on for CUDA
@@ -61,14 +65,17 @@ class TrainConfig:
         """Fill every None from the model's train_defaults, the data set's hints and global defaults."""
         fam = getattr(model, "train_defaults", {})
         pick = lambda k, default: getattr(self, k) if getattr(self, k) is not None else fam.get(k, default)  # noqa: E731
-        budget = self.budget if self.budget is not None else data.meta.get("budget") or Budget(epochs=30)
+        n = len(data.train)
+        batch = min(int(self.batch_size), n) if self.batch_size else policy.batch_size(n)
+        by_policy = self.budget is None  # no budget: the policy's cap, and its plateau schedule unless one is named
         return replace(
             self,
-            budget=Budget.parse(budget),
-            batch_size=min(int(self.batch_size), len(data.train)),
+            budget=policy.budget(n, batch) if by_policy else Budget.parse(self.budget),
+            batch_size=batch,
             lr=float(pick("lr", 1e-2)),
             weight_decay=float(pick("weight_decay", 0.0)),
-            schedule=pick("schedule", "cosine"),
+            schedule=self.schedule or ("plateau" if by_policy else fam.get("schedule", "cosine")),
+            patience=self.patience or None,
             clip=pick("clip", None),
             adversarial=float(pick("adversarial", 0.0)),
             pretrain=int(pick("pretrain", 0)),
@@ -154,9 +161,11 @@ class Run:
     history: list[dict[str, float]]
     cost: dict[str, Any]
     stopped: str  # budget | early | time | untrained (nothing to learn: a baseline)
+    convergence: dict[str, Any] = field(default_factory=dict)  # policy.convergence(): best check, still improving?
 
     def summary(self) -> dict[str, Any]:
-        return {"metrics": self.metrics, "val_metrics": self.val_metrics, "cost": self.cost, "stopped": self.stopped}
+        return {"metrics": self.metrics, "val_metrics": self.val_metrics, "cost": self.cost, "stopped": self.stopped,
+                "convergence": self.convergence}
 
 
 @dataclass
@@ -298,6 +307,9 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
     opt = None if rule or not params else ClippedAdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, clip=cfg.clip,
                                                        fused=device.type in ("cpu", "cuda"))
     factor = _schedule(cfg.schedule, cfg.warmup)
+    # the policy's schedule (train/policy.py): the rate halves on validation plateaus and the run stops on the last
+    plateau = policy.Plateau(cfg.patience or policy.PATIENCE, stops=cfg.patience is not None) \
+        if cfg.schedule == "plateau" else None
     tokens = token_vectors(model) if cfg.adversarial and opt is not None else None
     if cfg.adversarial and (cfg.adversarial < 0 or not math.isfinite(cfg.adversarial)):
         raise BlobError(f"adversarial={cfg.adversarial} is not a valid strength: give a small positive fraction such "
@@ -319,10 +331,11 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
         pretrained = pretrain_language_model(model, data, cfg.pretrain, seed=cfg.seed, corpus=data.meta.get("corpus"))
     n, bs = len(data.train), cfg.batch_size
     total = cfg.budget.steps_for(n, bs)
-    eval_every = cfg.eval_every or checks_every(total, len(data.val), bs)
+    eval_every = cfg.eval_every or (policy.check_every(n, len(data.val), bs) if plateau
+                                    else checks_every(total, len(data.val), bs))
     state = State(total_steps=total, seconds=cfg.budget.seconds, eval_every=eval_every)
     cbs = list(callbacks)
-    if cfg.patience is not None:
+    if cfg.patience is not None and plateau is None:
         cbs.append(EarlyStopping(cfg.patience))
     if not cfg.quiet:
         cbs.append(ProgressBar(f"{getattr(model, 'name', 'model')} on {data.spec.name}"))
@@ -351,7 +364,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
         pos += bs
         xb, yb = data.train.x[idx], data.train.y[idx]
         lb = None if data.train.lengths is None else data.train.lengths[idx]
-        lr = cfg.lr * factor(state.progress)
+        lr = cfg.lr * (plateau.factor(state.step) if plateau else factor(state.progress))
         if rule:
             loss = model.rule_step(xb, yb, lr)
         else:
@@ -402,11 +415,18 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
             loss_count = 0
             with averaged.swapped() if averaged is not None else contextlib.nullcontext():  # judge the average
                 state.val = evaluate(model, data.spec, data.val)
-                # ties on the headline (common on small validation splits) go to the lower validation loss
-                score = (sign * state.val[metric], -state.val.get("loss", 0.0))
-                if score > state.best:
+                if plateau is None:  # ties on the headline (common on small validation splits) go to the lower loss
+                    score = (sign * state.val[metric], -state.val.get("loss", 0.0))
+                    improved = keep = score > state.best
+                else:  # the policy judges a smoothed curve, and a tie goes to the later, longer-trained weights
+                    score = (plateau.smoothed(sign * state.val[metric]), 0.0)
+                    improved, keep = score > state.best, score >= state.best
+                if keep:
                     state.best, state.best_step = score, state.step
                     best_state = copy.deepcopy(model.state_dict())
+            if plateau is not None:  # progress is a better validation check or a training loss still falling
+                plateau.observe(state.step, improved or plateau.fitting(state.train_loss))
+                state.stop = state.stop or ("early" if plateau.done else None)
             history.append({"step": state.step, "seconds": state.elapsed, "lr": lr, "train_loss": state.train_loss,
                             **{f"val_{k}": v for k, v in state.val.items()}})
             for cb in cbs:
@@ -435,8 +455,9 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
     cost.update(pretrained)  # pretrain_seconds (apart from train_seconds), its last loss and perplexity
     if device.type == "cuda":
         cost["peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
-    return Run(model, cfg, test_metrics(model, data), evaluate(model, data.spec, data.val), history, cost,
-               state.stop or "budget")
+    stopped = state.stop or "budget"
+    return Run(model, cfg, test_metrics(model, data), evaluate(model, data.spec, data.val), history, cost, stopped,
+               policy.convergence(history, metric, higher, state.best_step, state.step, stopped))
 
 
 def test_metrics(model: nn.Module, data: Dataset) -> dict[str, float]:
