@@ -8,7 +8,7 @@ again, shorter, for the report):
 A test score varies for two reasons: the seed (initialisation and batch order) and the finite test set, n
 examples drawn from a population. Every seed is scored on the *same* test set, so the second part does not
 average out over seeds. A Student-t interval over seeds alone misses it: in simulation (tests/test_stats.py)
-its "95%" interval covered the true accuracy only 80-87% of the time when models disagree on a few
+its "95%" interval covered the true accuracy only 78-87% of the time when models disagree on a few
 hundred test examples, and with two seeds it printed accuracies such as [-1.5, 2.7].
 
 * **The two parts** (``components``). From the k x n table of per-example outcomes (1 right, 0 wrong; stored
@@ -22,8 +22,11 @@ hundred test examples, and with two seeds it printed accuracies such as [-1.5, 2
 * **The half-width** is sqrt(max(t^2 s^2/k, z^2 W/(nk)) + z^2 V/n): t is Student's quantile on k-1 degrees of
   freedom, since the seed part is estimated from k runs; z the normal quantile, since the test part comes from
   n examples. Each part keeps its own quantile, so two or three seeds are treated with caution where the
-  caution belongs and a large test set is not (a single t on k-1 degrees of freedom for both parts covered 99-100%
-  in simulation; Welch-Satterthwaite's pooled degrees of freedom only 82-92% with two or three seeds).
+  caution belongs and a large test set is not (a single t on k-1 degrees of freedom for both parts covered 97-100%
+  in simulation; Welch-Satterthwaite's pooled degrees of freedom only 82-92% with two or three seeds). With two
+  seeds (one degree of freedom) the floor W/(nk) takes t as well: one difference of two numbers says almost
+  nothing about the spread (a chi-square on 1 df is below a tenth of its mean a quarter of the time), so two
+  seeds give wide intervals and, in practice, no p below 0.001.
 * **Accuracy and other proportions**: the Wilson score interval whose width near the middle is that half-width
   (its "effective n" is p(1-p) z^2/h^2), so it stays inside [0, 1] and does not collapse at 0 or 1: every
   example right on n gives [n/(n+z^2), 1]. With one seed the test part alone, marked "seed-to-seed variation
@@ -46,6 +49,10 @@ hundred test examples, and with two seeds it printed accuracies such as [-1.5, 2
   share a rank, so ties show where the evidence runs out.
 * **Pareto front:** the models no other model beats on both the metric and a cost (at least as good on
   both, strictly better on one), computed on means.
+
+Measured (tests/test_stats.py, 95% intervals, true accuracies known): 5 seeds on 400 examples covered 0.978 of
+model accuracies and 0.970 of differences (Student's t over seeds: 0.872 and 0.867); 3 seeds on 2,000 examples
+with a large seed effect 0.957 and 0.953. Two seeds cover 0.99-1.00, by design.
 """
 
 from __future__ import annotations
@@ -57,13 +64,9 @@ from statistics import fmean, variance
 from typing import Any
 
 ALPHA = 0.05
-# The costs with Pareto fronts. Memory is the run's own (memory_mb: parameters, gradients, optimiser state and a
-# training step's activations, train/metrics.py RunMeter), not peak_rss_mb, the worker process's resident-memory
-# high-water mark (torch itself, the data, heap kept from earlier runs), which is kept in COST_KEYS for what it is.
-COSTS = {"train_seconds": "train time (s)", "params": "parameters", "memory_mb": "memory (MiB)"}
+COSTS = {"train_seconds": "train time (s)", "params": "parameters", "peak_rss_mb": "peak memory (MiB)"}
 COST_KEYS = ("params", "flops_per_sample", "train_seconds", "steps_per_second", "latency_ms", "throughput",
-             "memory_mb", "params_mb", "grads_mb", "optimizer_mb", "activations_mb", "peak_rss_mb", "peak_cuda_mb",
-             "cpu_share", "contended")
+             "peak_rss_mb", "peak_cuda_mb")
 TEST_NAME = ("paired comparison over the seeds both models have, counting the seed-to-seed spread (Student's t "
              "on k-1 degrees of freedom) and the test set's share from the examples the two models disagree on "
              "(McNemar-style); a paired t-test where no per-example outcomes are stored; two-sided, "
@@ -72,7 +75,8 @@ METHOD = [
     "Intervals count two sources of uncertainty: the seeds (Student's t on k-1 degrees of freedom for the "
     "spread of k seeds) and the test set's size (each example's right-or-wrong outcome is stored, and every seed "
     "is scored on the same test set, so this part does not shrink with more seeds). A t-interval over seeds "
-    "alone misses the second part and covered the true accuracy only 80-87% of the time in simulation.",
+    "alone misses the second part and covered the true accuracy only 78-87% of the time in simulation; these "
+    "intervals covered 94-98% (two seeds: 99-100%, as one degree of freedom warrants).",
     "Accuracy intervals are Wilson score intervals of that width, so they stay inside [0, 1]; with one seed they "
     "cover the test set only (seed-to-seed variation not measured). Metrics without stored outcomes (F1, exact "
     "match, errors) get Student's t over seeds, clamped to the metric's range.",
