@@ -64,9 +64,13 @@ from statistics import fmean, variance
 from typing import Any
 
 ALPHA = 0.05
-COSTS = {"train_seconds": "train time (s)", "params": "parameters", "peak_rss_mb": "peak memory (MiB)"}
+# The costs with Pareto fronts. Memory is the run's own (memory_mb: parameters, gradients, optimiser state and a
+# training step's activations, train/metrics.py RunMeter), not peak_rss_mb, the worker process's resident-memory
+# high-water mark (torch itself, the data, heap kept from earlier runs), which is kept in COST_KEYS for what it is.
+COSTS = {"train_seconds": "train time (s)", "params": "parameters", "memory_mb": "memory (MiB)"}
 COST_KEYS = ("params", "flops_per_sample", "train_seconds", "steps_per_second", "latency_ms", "throughput",
-             "peak_rss_mb", "peak_cuda_mb")
+             "memory_mb", "params_mb", "grads_mb", "optimizer_mb", "activations_mb", "peak_rss_mb", "peak_cuda_mb",
+             "cpu_share", "contended")
 TEST_NAME = ("paired comparison over the seeds both models have, counting the seed-to-seed spread (Student's t "
              "on k-1 degrees of freedom) and the test set's share from the examples the two models disagree on "
              "(McNemar-style); a paired t-test where no per-example outcomes are stored; two-sided, "
