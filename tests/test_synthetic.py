@@ -74,7 +74,6 @@ def test_load_by_name_with_options_round_trips():
     assert torch.equal(again.train.x, ds.train.x)
     assert load("temporal_order", lag=12, n=100).spec.input_shape == (12, 6)
     assert load("adding", n=100).spec.input_shape == (100, 2)  # the default lag
-    assert ds.meta["budget"] == {"steps": 1500}
 
 
 @pytest.mark.parametrize("name, words", [

@@ -32,7 +32,6 @@ def load(source: str | Path, seed: int = 0, **options: Any) -> Dataset:
     if name in DATASETS or (colon and base in DATASETS):
         options = {**_builtin_options(base, option_text), **options}
         ds = DATASETS.get(base)(seed=seed, **_coerce_builtin_options(base, options))
-        ds.meta.setdefault("budget", DATASETS.tags(base).get("budget"))
         ds.meta.setdefault("source", DATASETS.tags(base).get("source"))
         return ds
     path = Path(name).expanduser()

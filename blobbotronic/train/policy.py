@@ -35,6 +35,7 @@ PATIENCE = 10  # validation checks; the plateau schedule halves the rate every P
 HALVINGS = 2
 WARMUP_STEPS = 50
 FIT_TOLERANCE = 0.01
+MIN_CHECKS = 8  # a run stopped by its budget with fewer checks cannot show a plateau
 SMOOTH = 3  # checks averaged when judging the validation curve
 
 
@@ -146,9 +147,17 @@ def convergence(history: list[dict[str, float]], metric: str, higher: bool, best
 
     A run converged when early stopping saw its plateau (``stopped == "early"``), when it had nothing to
     learn, or when its validation metric was no longer rising over the last quarter of its checks. A run
-    that ran out of budget while still improving did not, and its suggested budget is twice its steps.
+    that ran out of budget while still improving, or after fewer than MIN_CHECKS checks, did not, and its
+    suggested budget is twice its steps (at least MIN_CHECKS checks' worth).
     """
     rising = stopped != "untrained" and improving(history, metric, higher)
-    converged = stopped in ("early", "untrained") or not rising
+    every = max(1, steps // max(1, len(history)))  # steps between checks
+    short = stopped not in ("early", "untrained") and len(history) < MIN_CHECKS
+    converged = stopped in ("early", "untrained") or not (rising or short)
+    why = ("early stopping saw the plateau" if stopped == "early" else "nothing to train" if stopped == "untrained"
+           else "still improving over its last quarter of checks" if rising
+           else f"only {len(history)} validation checks, too few to show a plateau" if short
+           else "flat over its last quarter of checks")
     return {"best_step": int(best_step), "steps": int(steps), "checks": len(history), "improving": bool(rising),
-            "converged": bool(converged), "suggested_budget": None if converged else f"{2 * max(1, steps)} steps"}
+            "converged": bool(converged), "why": why,
+            "suggested_budget": None if converged else f"{max(2 * steps, MIN_CHECKS * every)} steps"}
