@@ -310,8 +310,9 @@ def apply(args: Any) -> Experiment | None:
     from the file go before ``--param`` ones, training settings to ``args.train_settings``."""
     args.train_settings = {}
     if not getattr(args, "config", None):
-        if not args.data or not args.models:
-            raise BlobError("compare needs --data and --models, or an experiment file: --config experiment.yaml.")
+        if not args.data:
+            raise BlobError("compare needs --data (and optionally --models; without them the default set for the "
+                            "data runs), or an experiment file: --config experiment.yaml.")
         return None
     exp = read(args.config)
     defaults = getattr(args, "flag_defaults", {})

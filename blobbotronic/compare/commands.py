@@ -124,6 +124,12 @@ def show_summary(obj: dict[str, Any], analyses: list[dict[str, Any]]) -> None:
     from ..report.tables import mean_pm, verdict
 
     con = console()
+    if obj.get("models_chosen"):
+        con.print("No --models given; compared the default set for this data:", markup=False)
+        for c in obj["models_chosen"]:
+            con.print(f"  {c['model']}: {c['why']}", markup=False)
+    for line in obj.get("not_converged", []):  # before any ranking: an unfinished run's rank means little
+        con.print(f"not converged: {line}", markup=False, style="bold yellow")
     for a in analyses:
         t = Table("rank", "model", f"test {a['metric']} ± 95%", "seeds", "params", "train s",
                   title=f"{a['dataset']} (ranked; ties share a rank)")
@@ -133,10 +139,6 @@ def show_summary(obj: dict[str, Any], analyses: list[dict[str, Any]]) -> None:
         con.print(t)
         con.print(verdict(a), markup=False, highlight=False)
         con.print()
-    if obj.get("models_chosen"):
-        con.print("No --models given; compared the default set for this data:", markup=False)
-        for c in obj["models_chosen"]:
-            con.print(f"  {c['model']}: {c['why']}", markup=False)
     for s in obj.get("skipped", []):
         con.print(f"skipped: {s}", markup=False, style="dim")
     from ..data.bad_files import skipped_line
@@ -175,6 +177,9 @@ def cmd_compare(args: argparse.Namespace) -> None:
     path = res.report(args.out)
     obj = {"runs": res.runs(), "summary": res.summary, "report": str(path), "store": str(res.store),
            "ran": res.ran, "reused": res.reused, "skipped": res.skipped, "data": data_skipped(res.rows)}
+    from .stats import convergence_warnings
+
+    obj["not_converged"] = convergence_warnings(res.rows)  # said before any ranking, in words
     if res.chosen:  # no --models: which models ran, and why each
         obj["models_chosen"] = [{"model": m, "why": why} for m, why in res.chosen]
     if experiment is not None:

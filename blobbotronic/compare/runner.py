@@ -277,7 +277,7 @@ class Comparison:
     def report(self, out_dir: str | Path) -> Path:
         from ..report import render
 
-        return render(self.rows, out_dir, store=self.store)
+        return render(self.rows, out_dir, store=self.store, chosen=self.chosen)
 
 
 def pending_groups(tasks: list[RunTask], done: set[RunKey], workers: int) -> list[Any]:

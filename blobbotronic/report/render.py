@@ -199,8 +199,9 @@ def _markdown(rows: list[dict[str, Any]], analyses: list[dict[str, Any]], figs: 
 
 
 def render(rows: list[dict[str, Any]], out_dir: str | Path, store: str | Path | None = None,
-           title: str | None = None) -> Path:
-    """Write report.html (self-contained), report.md and the PNG figures into ``out_dir``; return the HTML path."""
+           title: str | None = None, chosen: list[tuple[str, str]] | None = None) -> Path:
+    """Write report.html (self-contained), report.md and the PNG figures into ``out_dir``; return the HTML path.
+    ``chosen``: (model, why) when the comparison was given no models and ran the default set."""
     if not rows:
         raise BlobError("There are no finished runs to report on: run `blobbotronic compare` first, or point "
                         "--store at the results file it wrote.")
@@ -223,9 +224,13 @@ def render(rows: list[dict[str, Any]], out_dir: str | Path, store: str | Path | 
 
     side = peers.load(out.parent / peers.PEERS_FILE.name)
     notes = "## How these numbers were made"
+    picked = "No models were named, so the default set for this data ran: " + "; ".join(
+        f"{m} ({why})" for m, why in chosen or []) + "." if chosen else ""
     md = _markdown(rows, analyses, figs, meta, title).replace(notes, peers.markdown(side) + notes, 1)
+    md = md.replace(notes, notes + "\n\n" + picked, 1) if picked else md
     (out / "report.md").write_text(md, encoding="utf-8")
     path = out / "report.html"
-    path.write_text(_html(rows, analyses, figs, meta, title).replace("<footer>", peers.html(side) + "<footer>", 1),
+    extra = peers.html(side) + (f"<p class=\"chosen\">{html.escape(picked)}</p>" if picked else "")
+    path.write_text(_html(rows, analyses, figs, meta, title).replace("<footer>", extra + "<footer>", 1),
                     encoding="utf-8")
     return path
