@@ -100,7 +100,30 @@ def test_a_meter_left_watching_by_a_failed_run_is_taken_down_by_the_next():
     nn.Linear(3, 3)(torch.randn(4, 3)).sum().backward()
     fresh.first_step(None)
     assert stale._saved == {} and fresh.parts["activations_mb"] > 0
-    assert RunMeter._watching is None
+    assert RunMeter._local.meter is None
+
+
+def test_runs_in_two_threads_each_measure_their_own_step():
+    """Saved-tensor hooks belong to a thread: a run starting in another thread leaves this one's meter alone."""
+    import threading
+
+    mine = RunMeter(nn.Linear(4, 4)).begin()
+    other = {}
+
+    def run():
+        meter = RunMeter(nn.Linear(4, 4)).begin()
+        nn.Linear(4, 400)(torch.randn(10, 4)).relu().sum().backward()
+        meter.first_step(None)
+        other["mb"] = meter.parts["activations_mb"]
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    x = torch.randn(3, 4)
+    nn.Linear(4, 4)(x).sum().backward()
+    mine.first_step(None)
+    assert mine.parts["activations_mb"] * MIB == x.nbytes  # the Linear's input, nothing from the other thread
+    assert other["mb"] * MIB >= 10 * 400 * 4
 
 
 def test_cpu_share_and_the_contended_flag():

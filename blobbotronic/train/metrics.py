@@ -8,6 +8,7 @@ import os
 import resource
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -160,7 +161,7 @@ class RunMeter:
     right after it, ``meter.finish(threads)`` at the end, a dict for the run's cost.
     """
 
-    _watching: RunMeter | None = None  # the meter whose hooks are pushed (at most one per process)
+    _local = threading.local()  # .meter: the meter whose hooks are pushed in this thread (hooks are per thread)
 
     def __init__(self, model: nn.Module, device: torch.device | str = "cpu", watch: bool = True):
         self.device, self.watch = torch.device(device), watch  # watch=False: the clocks and the load only
@@ -172,13 +173,13 @@ class RunMeter:
 
     def begin(self) -> RunMeter:
         """Start watching tensors saved for backward (where asked), and the clocks."""
-        stale = RunMeter._watching
+        stale = getattr(RunMeter._local, "meter", None)
         if stale is not None:  # a run that failed inside its first step left its hooks pushed
             stale._unhook()
         if self.watch:
             self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, _unpack)
             self._hooks.__enter__()
-            RunMeter._watching = self
+            RunMeter._local.meter = self
         self._cuda_start = torch.cuda.memory_allocated(self.device) if self.device.type == "cuda" else 0
         self.load_start = load_average()
         self._cpu_start, self._wall_start = time.process_time(), time.perf_counter()
@@ -194,8 +195,8 @@ class RunMeter:
         if self._hooks is not None:
             self._hooks.__exit__(None, None, None)
             self._hooks = None
-        if RunMeter._watching is self:
-            RunMeter._watching = None
+        if getattr(RunMeter._local, "meter", None) is self:
+            RunMeter._local.meter = None
 
     def first_step(self, opt: torch.optim.Optimizer | None, *alive: Any) -> None:
         """After the first training step (``alive``: the batch and the output, held at the step's peak): stop
