@@ -98,3 +98,21 @@ def test_a_built_in_set_and_its_file_train_alike(model):
     assert a.config.budget == b.config.budget and a.config.batch_size == b.config.batch_size
     assert a.metrics["accuracy"] == pytest.approx(b.metrics["accuracy"], abs=0.02)
     assert a.metrics["accuracy"] >= 0.9
+
+
+def test_text_models_bigram_tables_scale_with_the_training_data():
+    import random
+
+    from blobbotronic.data.text import text_dataset
+    from blobbotronic.models.base import BIGRAM_BUCKETS
+    from blobbotronic.train.metrics import count_params
+
+    rng = random.Random(0)
+    words = "the a good bad movie film great awful plot actor scene music long short boring fun".split()
+    texts = [" ".join(rng.choice(words) for _ in range(12)) for _ in range(200)]
+    ds = text_dataset("s200", texts, ["pos" if "good" in t else "neg" for t in texts], tokenizer="word")
+    small = bb.create_model("lstm", ds.spec)
+    assert small.inputs.embed.buckets == 2 ** (4 * ds.spec.extra["train_pairs"] - 1).bit_length()
+    assert count_params(small) < 1_000_000  # was 8.4 million with a 131,072-row table for 200 sentences
+    ds.spec.extra["train_pairs"] = 10**6  # a large corpus keeps the full table
+    assert bb.create_model("lstm", ds.spec).inputs.embed.buckets == BIGRAM_BUCKETS

@@ -134,7 +134,9 @@ def text_dataset(
     longest = max(len(t) for t in tokens)
     max_len = int(max_len or min(MAX_LEN_CAP, max(1, longest)))
     x, lengths = encode(tokens, vocab, max_len)
-    extra = {"tokenizer": tokenizer, "vocab": vocab, "max_len": max_len, "min_freq": min_freq}
+    pairs = {(a, b) for i in parts[0] for a, b in zip(["<s>", *tokens[i]], tokens[i][:max_len], strict=False)}
+    extra = {"tokenizer": tokenizer, "vocab": vocab, "max_len": max_len, "min_freq": min_freq,
+             "train_pairs": len(pairs)}  # distinct token pairs in training: sizes the models' bigram tables
     spec = Spec(name, "text", "classify", (max_len,), len(classes), classes, vocab_size=len(vocab), extra=extra)
     full = Split(torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(lengths))
     train_tokens = sum(len(tokens[i]) for i in parts[0])

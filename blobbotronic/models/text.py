@@ -14,10 +14,21 @@ from torch import nn
 
 from ..data.spec import Spec
 from . import MODELS
-from .base import (BIGRAM_BUCKETS, TEXT_EMBED_DROPOUT, TEXT_TOKEN_DROPOUT, TEXT_TRAIN_DEFAULTS, Model, TextEmbedding,
-                   TokenDropout, TokenVectors, length_mask, make_head, pool_time)
+from .base import (
+    BIGRAM_BUCKETS,
+    TEXT_EMBED_DROPOUT,
+    TEXT_TOKEN_DROPOUT,
+    TEXT_TRAIN_DEFAULTS,
+    Model,
+    TextEmbedding,
+    TokenDropout,
+    TokenVectors,
+    bigram_buckets,
+    length_mask,
+    make_head,
+    pool_time,
+)
 from .rnn import run_rnn
-
 
 # --- glyphs ----------------------------------------------------------------------------------------
 
@@ -91,7 +102,8 @@ class GlyphCNNLSTM(Model):
         self.readout = readout
         self.tokens = TokenVectors()  # each character's input (glyph features, then its embedding): attributed here
         # Glyce (Meng et al. 2019): a learned character embedding (and its bigram) beside the glyph features
-        self.embed = TextEmbedding(spec.vocab_size, embed_dim, bigrams=bigrams) if embed_dim else None
+        buckets = bigram_buckets(spec, bigrams)
+        self.embed = TextEmbedding(spec.vocab_size, embed_dim, bigrams=buckets) if embed_dim else None
         self.drop_tokens = TokenDropout(token_dropout) if token_dropout else nn.Identity()  # glyph and embedding alike
         self.embed_drop = nn.Dropout(embed_dropout) if embed_dropout else nn.Identity()
 
