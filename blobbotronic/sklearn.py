@@ -147,7 +147,7 @@ class NeuralClassifier(ClassifierMixin, _NeuralEstimator):
 
     ``model`` is any registered model that accepts the array's modality (``blobbotronic models``),
     ``params`` its parameters, ``budget`` how long to train ('300 steps', '30 epochs', '10s'; default
-    30 epochs), ``lr`` the learning rate (default: the family's), ``threads`` the CPU threads training
+    None: the training policy, until the validation curve plateaus), ``lr`` the learning rate (default: the family's), ``threads`` the CPU threads training
     uses (default None: the cores no other process is keeping busy, up to 8; give 1 when several
     estimators train at once, as in ``cross_val_score(..., n_jobs=4)``). Learned state: ``model_`` (the
     PyTorch module), ``classes_``, ``n_features_in_``, ``spec_``, ``history_`` (validation curve),
