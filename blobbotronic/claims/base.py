@@ -88,14 +88,21 @@ class Stat:
         return f"{self.mean:.3f} [{self.lo:.3f}, {self.hi:.3f}]"
 
 
-def stat(values: list[float]) -> Stat:
+def stat(values: list[float], **how: Any) -> Stat:
+    """Mean and 95% interval over seeds; ``how`` (bounds, outcomes) as compare/stats.py's ``mean_ci``."""
     from ..compare.stats import mean_ci
 
     vals = [v for v in values if v is not None and not math.isnan(v)]
     if not vals:
         return Stat(math.nan, None, None, 0)
-    m, lo, hi = mean_ci(vals)
+    m, lo, hi = mean_ci(vals, **(how if len(vals) == len(values) else {"bounds": how.get("bounds")}))
     return Stat(m, lo, hi, len(vals))
+
+
+def _outcomes(rows: list[dict[str, Any]], name: str) -> list[str] | None:
+    """The per-example outcomes of the rows when ``name`` is their headline metric and every row kept them."""
+    outs = [r.get("outcomes") for r in rows]
+    return outs if name == rows[0]["metric"] and all(outs) else None
 
 
 @dataclass
@@ -113,9 +120,12 @@ class Evidence:
 
     def metric(self, arm: str, dataset: str, name: str | None = None) -> Stat:
         """A test metric (default: the headline one) over seeds."""
+        from ..compare.stats import metric_range
+
         rows = self.runs(arm, dataset)
         name = name or rows[0]["metric"]
-        return stat([r["metrics"].get(name) for r in rows])
+        # the interval counts the seeds and the test set's size, inside the metric's range (compare/stats.py)
+        return stat([r["metrics"].get(name) for r in rows], bounds=metric_range(name), outcomes=_outcomes(rows, name))
 
     def cost(self, arm: str, dataset: str, name: str) -> Stat:
         """A cost (train_seconds, steps_per_second, params, peak_rss_mb, flops_per_sample, ...) over seeds."""
@@ -130,10 +140,21 @@ class Evidence:
 
     def paired(self, arm_a: str, arm_b: str, dataset: str, name: str | None = None) -> Stat:
         """The per-seed difference a - b of a metric, over the seeds both arms ran."""
+        from ..compare.stats import metric_range, paired_test
+
         a = {r["seed"]: r for r in self.runs(arm_a, dataset)}
         b = {r["seed"]: r for r in self.runs(arm_b, dataset)}
         name = name or next(iter(a.values()))["metric"]
-        return stat([a[s]["metrics"][name] - b[s]["metrics"][name] for s in sorted(set(a) & set(b))])
+        seeds = sorted(set(a) & set(b))
+        if not seeds:
+            return Stat(math.nan, None, None, 0)
+        outs = _outcomes([a[s] for s in seeds] + [b[s] for s in seeds], name)
+        lo, hi = metric_range(name)
+        t = paired_test({s: a[s]["metrics"][name] for s in seeds}, {s: b[s]["metrics"][name] for s in seeds},
+                        outcomes_a={s: a[s].get("outcomes") for s in seeds} if outs else None,
+                        outcomes_b={s: b[s].get("outcomes") for s in seeds} if outs else None,
+                        bounds=None if lo is None or hi is None else (lo - hi, hi - lo))
+        return Stat(t["diff"], t["ci_low"], t["ci_high"], t["n"])
 
 
 @dataclass
