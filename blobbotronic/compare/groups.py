@@ -52,16 +52,21 @@ def _family(model: str) -> str:
 
 
 def group_seeds(tasks: Iterable[Any], workers: int = 1) -> list[Any]:
-    """Group RunTasks by (data set, model, params hash, tuning); slow families first.
+    """Group RunTasks by (data set, model, params hash, tuning); slow families first. Runs under the training
+    policy's plateau schedule cannot be stacked (batched.why_sequential), so they stay single tasks.
 
     When there are fewer groups than workers, each group is split into about ``workers / groups`` parts so
     that no worker idles (a part keeps at least two seeds where it can).
     """
     groups: dict[tuple, list[Any]] = {}
+    singles: list[Any] = []
     for t in tasks:
+        if t.config.get("schedule") == "plateau":  # the policy's runs each find their own length: never stacked,
+            singles.append(t)  # so each is a task of its own (finer load balance, stored as soon as it finishes)
+            continue
         groups.setdefault((t.dataset, t.model, t.key.params_hash, t.key.version, repr(t.tuned)), []).append(t)
     parts = max(1, math.ceil(max(1, workers) / max(1, len(groups))))
-    out: list[Any] = []
+    out: list[Any] = list(singles)
     for members in groups.values():
         members.sort(key=lambda t: t.seed)
         k = max(1, min(parts, len(members) // 2))
