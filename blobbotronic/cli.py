@@ -136,7 +136,8 @@ def cmd_models(args: argparse.Namespace) -> None:
 
 def run_record(dataset: str, model: str, seed: int, run: Any, checkpoint: Path | None) -> dict[str, Any]:
     return {"dataset": dataset, "model": model, "seed": seed, "metrics": run.metrics, "val_metrics": run.val_metrics,
-            "cost": run.cost, "stopped": run.stopped, "checkpoint": str(checkpoint) if checkpoint else None}
+            "cost": run.cost, "stopped": run.stopped, "convergence": getattr(run, "convergence", None),
+            "checkpoint": str(checkpoint) if checkpoint else None}
 
 
 def show_record(r: dict[str, Any]) -> None:
@@ -153,6 +154,11 @@ def show_record(r: dict[str, Any]) -> None:
         if v is not None:
             t.add_row(label, f"{v:,.2f}" if isinstance(v, float) else f"{v:,}")
     console().print(t)
+    c = r.get("convergence") or {}
+    if c:  # where the kept weights came from, and whether training had finished
+        console().print(f"best validation check at step {c['best_step']:,} of {c['steps']:,}: "
+                        + ("converged" if c["converged"] else f"NOT converged ({c.get('why', '')}); try --budget "
+                           f"'{c.get('suggested_budget')}'") + ".", markup=False)
     if r["cost"].get("contended"):
         threads = r["cost"].get("threads") or 1
         console().print(f"warning: the run's {threads} thread(s) got {r['cost']['cpu_share']:.0%} of the CPU time they "

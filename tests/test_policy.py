@@ -116,3 +116,22 @@ def test_text_models_bigram_tables_scale_with_the_training_data():
     assert count_params(small) < 1_000_000  # was 8.4 million with a 131,072-row table for 200 sentences
     ds.spec.extra["train_pairs"] = 10**6  # a large corpus keeps the full table
     assert bb.create_model("lstm", ds.spec).inputs.embed.buckets == BIGRAM_BUCKETS
+
+
+def test_learning_curve_captions_name_the_unconverged_arms():
+    from blobbotronic.report.render import curve_note
+
+    rows = [{"model": "lstm", "convergence": {"converged": False}}, {"model": "cnn", "convergence": {"converged": True}}]
+    assert "lstm" in curve_note(rows) and "cnn" not in curve_note(rows)
+    assert curve_note(rows[1:]).startswith("Every run had converged")
+    assert "not recorded" in curve_note([{"model": "cnn"}])
+
+
+def test_train_json_carries_the_runs_convergence(capsys):
+    import json
+
+    from blobbotronic.cli import main
+
+    assert main(["train", "--data", "xor", "--model", "mlp", "--budget", "5 steps", "--threads", "1", "--json"]) == 0
+    c = json.loads(capsys.readouterr().out)["convergence"]
+    assert c["steps"] == 5 and c["converged"] is False and c["suggested_budget"]

@@ -41,6 +41,17 @@ def slug(name: str) -> str:
     return s if s == name else f"{s}-{hashlib.sha256(str(name).encode()).hexdigest()[:6]}"
 
 
+def curve_note(rows: list[dict[str, Any]]) -> str:
+    """The learning curves' caption on convergence: which arms were still improving when they stopped."""
+    late = sorted({r["model"] for r in rows if (r.get("convergence") or {}).get("converged") is False})
+    known = [r for r in rows if isinstance(r.get("convergence"), dict)]
+    if not known:
+        return "Convergence was not recorded for these runs."
+    if late:
+        return f"Not converged when training stopped (curves still rising or too short): {', '.join(late)}."
+    return "Every run had converged: its curve had flattened, or early stopping saw the plateau."
+
+
 def figures(rows: list[dict[str, Any]], analysis: dict[str, Any],
             colours: dict[str, str]) -> list[tuple[str, bytes, str]]:
     """(file stem, PNG bytes, caption) for one data set's figures."""
@@ -49,7 +60,7 @@ def figures(rows: list[dict[str, Any]], analysis: dict[str, Any],
     ds_rows = [r for r in rows if r["dataset"] == analysis["dataset"]]
     made = [
         ("curves", plots.learning_curves(ds_rows, analysis, colours),
-         f"Validation {analysis['metric']} during training; each line is one seed."),
+         f"Validation {analysis['metric']} during training; each line is one seed. " + curve_note(ds_rows)),
         ("cost", plots.metric_vs_cost(analysis, colours),
          f"Test {analysis['metric']} (mean, 95% interval) against cost; "
          "dashed line and large points: the Pareto front."),
