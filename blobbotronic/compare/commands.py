@@ -151,10 +151,10 @@ def show_summary(obj: dict[str, Any], analyses: list[dict[str, Any]]) -> None:
 @command("compare")
 def cmd_compare(args: argparse.Namespace) -> None:
     from ..config import apply, save_resolved, used
-    from .runner import _as_list, compare
+    from .runner import as_list, compare
 
     experiment = apply(args)  # --config FILE fills the flags left at their defaults
-    models = _as_list(args.models or "")
+    models = as_list(args.models or "")
     if isinstance(args.seeds, int) and args.seeds < 1:
         raise BlobError(f"--seeds must be at least 1, got {args.seeds}.")
     if args.tune < 0:

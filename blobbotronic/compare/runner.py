@@ -320,7 +320,7 @@ def train_pending(tasks: list[RunTask], db: Store, engine: Any, batch_seeds: boo
     return ran, reused
 
 
-def _as_list(v: str | Iterable[str]) -> list[str]:
+def as_list(v: str | Iterable[str]) -> list[str]:
     items = v.split(",") if isinstance(v, str) else list(v)
     return [s.strip() for s in items if str(s).strip()]
 
@@ -349,7 +349,7 @@ def compare(datasets: str | Iterable[str], models: str | Iterable[str] | None = 
     from ..train.budget import Budget
     from ..train.loop import pick_device
 
-    datasets, models = _as_list(datasets), _as_list(models or [])
+    datasets, models = as_list(datasets), as_list(models or [])
     seeds = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not datasets or not seeds:
         raise BlobError("compare needs at least one data set and one seed (--data, --seeds).")

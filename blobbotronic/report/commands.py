@@ -23,7 +23,7 @@ def register(add) -> None:
 @command("report")
 def cmd_report(args: argparse.Namespace) -> None:
     from ..compare.commands import data_skipped, show_summary
-    from ..compare.runner import _as_list
+    from ..compare.runner import as_list
     from ..compare.stats import analyze, summary_records
     from ..compare.store import Store
     from . import render
@@ -32,8 +32,8 @@ def cmd_report(args: argparse.Namespace) -> None:
         raise BlobError(f"{args.store}: no results store there. Run `blobbotronic compare ...` first, or give "
                         "--store the file it wrote (default blobbotronic-runs.db in the folder it ran in).")
     with Store(args.store) as store:
-        rows = store.rows(datasets=_as_list(args.data) if args.data else None,
-                          models=_as_list(args.models) if args.models else None)
+        rows = store.rows(datasets=as_list(args.data) if args.data else None,
+                          models=as_list(args.models) if args.models else None)
     path = render(rows, args.out, store=args.store)
     analyses = analyze(rows)
     runs = [{k: r.get(k) for k in ("dataset", "model", "seed", "metrics", "cost", "params_hash")} for r in rows]

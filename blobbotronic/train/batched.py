@@ -38,7 +38,7 @@ from . import policy
 from .loop import (
     Run,
     TrainConfig,
-    _schedule,
+    schedule_factor,
     checks_every,
     fit,
     pick_device,
@@ -291,7 +291,7 @@ def _fit_stacked(models: list[nn.Module], data: Dataset, config: TrainConfig, se
                 loss_fn(stack.train_fn(data.train.x[probe], lp), data.train.y[probe], lp)
         except (RuntimeError, NotImplementedError, TypeError, ValueError) as e:
             raise _NotStackable(f"vmap cannot batch it ({str(e).splitlines()[0][:200]})") from None
-        factor = _schedule(cfg.schedule, cfg.warmup)
+        factor = schedule_factor(cfg.schedule, cfg.warmup)
         n, bs = len(data.train), cfg.batch_size
         total = cfg.budget.steps_for(n, bs)
         eval_every = cfg.eval_every or checks_every(total, len(data.val), bs)

@@ -243,7 +243,7 @@ class ProgressBar(Callback):
             self.bar.stop()
 
 
-def _schedule(kind: str, warmup: float):
+def schedule_factor(kind: str, warmup: float):
     def factor(progress: float) -> float:
         if warmup > 0 and progress < warmup:
             return (progress + 1e-3) / warmup
@@ -306,7 +306,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
     # AdamW with the gradient clipping in its step (train/optim.py: one compiled call on a CPU)
     opt = None if rule or not params else ClippedAdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, clip=cfg.clip,
                                                        fused=device.type in ("cpu", "cuda"))
-    factor = _schedule(cfg.schedule, cfg.warmup)
+    factor = schedule_factor(cfg.schedule, cfg.warmup)
     # the policy's schedule (train/policy.py): the rate halves on validation plateaus and the run stops on the last
     plateau = policy.Plateau(cfg.patience or policy.PATIENCE, stops=cfg.patience is not None) \
         if cfg.schedule == "plateau" else None
