@@ -9,7 +9,7 @@ from ..errors import BlobError
 from ..registry import Registry
 from .builtin import DATASETS
 from . import series, forecast, text, translation, video, synthetic  # noqa: E402,F401  (built-ins register)
-from .spec import MODALITIES, TASKS, Dataset, Spec, Split, make_dataset, split_indices
+from .spec import MODALITIES, TASKS, Dataset, Spec, Split, TooFewToSplit, make_dataset, split_indices
 
 # File loaders register here by the suffixes they read ("" = a folder): loader(path, seed=..., **options).
 FILE_LOADERS = Registry("file type")
@@ -43,12 +43,13 @@ def load(source: str | Path, seed: int = 0, **options: Any) -> Dataset:
         )
     key = "" if path.is_dir() else "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
     task_key = f"{key}:{options.get('task')}"  # a loader for one task of a file type (".csv:forecast") goes first
-    if task_key in FILE_LOADERS:
-        return FILE_LOADERS.get(task_key)(path, seed=seed, **options)
-    if key not in FILE_LOADERS:
+    if task_key not in FILE_LOADERS and key not in FILE_LOADERS:
         kinds = ", ".join(sorted(s or "a folder" for s in FILE_LOADERS))
         raise BlobError(f"{path}: files of type {key or path.name!r} cannot be read; readable types: {kinds}.")
-    return FILE_LOADERS.get(key)(path, seed=seed, **options)
+    try:
+        return FILE_LOADERS.get(task_key if task_key in FILE_LOADERS else key)(path, seed=seed, **options)
+    except TooFewToSplit as e:  # split_indices cannot name the file it splits
+        raise e.named_by(path) from None
 
 
 def _builtin_options(name: str, option_text: str) -> dict[str, str]:

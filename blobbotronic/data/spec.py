@@ -118,13 +118,39 @@ class Dataset:
         )
 
 
+PART_NAMES = {2: ("training", "validation"), 3: ("training", "validation", "test")}
+
+
+class TooFewToSplit(BlobError):
+    """Too few examples for every part of a split to get one.
+
+    The message says how many there are and how many are needed, after the file it is about: ``named_by``
+    adds that. A data set's name stands in only until a file's path is known (``data.load`` adds it)."""
+
+    def __init__(self, reason: str, source: object = None, sure: bool = False):
+        super().__init__(reason if source is None else f"{source}: {reason}")
+        self.reason, self.source, self.sure = reason, source, sure
+
+    def named_by(self, source: object, sure: bool = True) -> TooFewToSplit:
+        """The same error naming ``source``; a name given ``sure`` (a file's path) is not replaced."""
+        return self if self.sure else TooFewToSplit(self.reason, source, sure)
+
+
 def split_indices(
     n: int, fractions: tuple[float, ...], seed: int = 0, stratify: np.ndarray | None = None
 ) -> list[np.ndarray]:
     """Shuffle ``range(n)`` into parts of the given fractions (the last part takes the rest).
 
     With ``stratify`` (one label per item) every class is split in the same proportions, so a
-    small class appears in every part where it can.
+    small class appears in every part where it can. Every part gets at least one item: where
+    proportions rounded to whole items leave a part empty (6 rows of two classes: 2 + 1 + 0
+    each), the largest part gives it one, keeping (stratified) one item of every class in the
+    first, training, part while the items allow (at least one per class plus one per later
+    part); below that a class may be left out of training. Fewer items than parts raise
+    ``TooFewToSplit``.
+
+    >>> [len(p) for p in split_indices(6, (0.7, 0.15, 0.15), stratify=np.array([0, 0, 0, 1, 1, 1]))]
+    [3, 2, 1]
     """
     rng = np.random.default_rng(seed)
     if stratify is None:
@@ -132,12 +158,44 @@ def split_indices(
     else:
         stratify = np.asarray(stratify)
         groups = [rng.permutation(np.flatnonzero(stratify == c)) for c in np.unique(stratify)]
-    parts: list[list[np.ndarray]] = [[] for _ in fractions]
+    if n < len(fractions):
+        raise TooFewToSplit(_too_few(n, len(fractions), stratify is not None))
+    pieces: list[list[np.ndarray]] = []  # pieces[g][i]: group g's items in part i
     for g in groups:
         cuts = np.round(np.cumsum(fractions)[:-1] * len(g)).astype(int)
-        for i, piece in enumerate(np.split(g, cuts)):
-            parts[i].append(piece)
+        pieces.append(list(np.split(g, cuts)))
+    _fill_empty_parts(pieces)
+    parts = [[piece[i] for piece in pieces] for i in range(len(fractions))]
     return [rng.permutation(np.concatenate(p)) if p else np.array([], dtype=int) for p in parts]
+
+
+def _too_few(n: int, n_parts: int, stratified: bool) -> str:
+    names = PART_NAMES.get(n_parts, tuple(f"part {i + 1}" for i in range(n_parts)))
+    held_out = " and ".join(names[1:]) if n_parts <= 3 else ", ".join(names[1:])
+    each = "each of " * (n_parts > 2)
+    classes = (f"; for a classifier to train on every class, one of each class plus one for {each}the {held_out} "
+               f"set{'s' * (n_parts > 2)}" if stratified else "")
+    return (f"{n} example{'s' * (n != 1)} cannot be split into {', '.join(names[:-1])} and {names[-1]} sets; at least "
+            f"{n_parts} are needed, one for each{classes}. Add examples.")
+
+
+def _fill_empty_parts(pieces: list[list[np.ndarray]]) -> None:
+    """Move single items so that no part is empty, each from the largest part that can spare one, out of the
+    group with the most items there: first never a group's last item in part 0 (its one training example),
+    then, when too few items allow that, any item but a part's last."""
+    n_parts = len(pieces[0]) if pieces else 0
+    for target in range(n_parts):
+        for keep_training in (True, False):
+            if sum(len(piece[target]) for piece in pieces) > 0:
+                break
+            sizes = [sum(len(piece[i]) for piece in pieces) for i in range(n_parts)]
+            for donor in sorted(range(n_parts), key=lambda i: -sizes[i]):
+                floor = 2 if keep_training and donor == 0 else 1
+                givers = [g for g, piece in enumerate(pieces) if len(piece[donor]) >= floor]
+                if sizes[donor] >= 2 and givers:
+                    g = max(givers, key=lambda k: len(pieces[k][donor]))
+                    pieces[g][target], pieces[g][donor] = pieces[g][donor][-1:], pieces[g][donor][:-1]
+                    break
 
 
 def make_dataset(
@@ -159,12 +217,19 @@ def make_dataset(
     len_t = None if lengths is None else torch.as_tensor(np.asarray(lengths), dtype=torch.long)
     strat = y_t.numpy() if spec.task == "classify" and y_t.ndim == 1 else None
     full = Split(x_t, y_t, len_t)
-    if test is None:
-        tr, va, te = split_indices(len(x_t), fractions, seed, strat)
-        return Dataset(spec, full.subset(tr), full.subset(va), full.subset(te), dict(meta or {}))
-    tr, va = split_indices(len(x_t), (1 - val_fraction, val_fraction), seed, strat)
+    try:
+        if test is None:
+            tr, va, te = split_indices(len(x_t), fractions, seed, strat)
+            return Dataset(spec, full.subset(tr), full.subset(va), full.subset(te), dict(meta or {}))
+        tr, va = split_indices(len(x_t), (1 - val_fraction, val_fraction), seed, strat)
+    except TooFewToSplit as e:
+        source = (meta or {}).get("source")
+        raise (e.named_by(source) if source else e.named_by(f"Data set {spec.name!r}", sure=False)) from None
     lt = None if test_lengths is None else torch.as_tensor(np.asarray(test_lengths), dtype=torch.long)
     test_split = Split(_as_x(test[0], spec), _as_y(test[1], spec), lt)
+    if len(test_split) == 0:
+        raise BlobError(f"{(meta or {}).get('source') or spec.name}: its test set holds no examples; give at least "
+                        "one, or leave the test set out to have one split off the training data.")
     return Dataset(spec, full.subset(tr), full.subset(va), test_split, dict(meta or {}))
 
 

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..data.spec import Spec, Split
+from ..errors import BlobError
 from .tasks import confusion, task_for  # noqa: F401  (confusion re-exported for reports)
 
 
@@ -34,7 +35,11 @@ def predict_batches(model: nn.Module, split: Split, batch_size: int = 1024) -> t
 
 
 def evaluate(model: nn.Module, spec: Spec, split: Split) -> dict[str, float]:
-    """The task's metrics of ``model`` on a split (evaluation mode, restored afterwards)."""
+    """The task's metrics of ``model`` on a split (evaluation mode, restored afterwards). An empty split has no
+    metrics: that is an error saying so, not a crash in the task's arithmetic (``split_indices`` never makes one)."""
+    if len(split) == 0:
+        raise BlobError(f"Data set {spec.name!r}: the split to measure holds no examples, so it has no "
+                        f"{task_for(spec).headline}; it needs at least one.")
     was = model.training
     out = predict_batches(model, split)
     model.train(was)
