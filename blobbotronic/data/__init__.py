@@ -100,5 +100,6 @@ def _register_file_loaders() -> None:
     """Import the loader modules once so that they register (kept lazy to keep start-up fast)."""
     from . import files, series_files  # noqa: F401
     from . import ecosystem  # noqa: F401  (.parquet; Hugging Face folders are read through files.load_image_folder)
+    from . import ucr_text  # noqa: F401  (.txt UCR series; UCR .tsv files are told from tables by files.load_table)
 
     text.register_file_loaders()  # .jsonl and CoNLL-style files, and text inputs for predict (data/text.py)

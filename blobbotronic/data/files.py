@@ -198,7 +198,12 @@ def _header(path: Path, fields: list[str], line: int) -> list[str]:
 @FILE_LOADERS.register(".tsv")
 def load_table(path: Path, seed: int = 0, **options: Any) -> Dataset:
     """Load a CSV/TSV table: options ``label`` (column name) and ``task`` ("classify" or "regress").
-    With ``text=COLUMN`` the file is a text-classification table, read by data/text.py instead."""
+    With ``text=COLUMN`` the file is a text-classification table, read by data/text.py instead. A UCR series
+    file (``NAME_TRAIN.tsv`` whose first line is numbers, not a header) is read by data/ucr_text.py."""
+    from .ucr_text import is_ucr_table, load_ucr_text
+
+    if "text" not in options and is_ucr_table(path):
+        return load_ucr_text(path, seed=seed, **options)
     if "text" in options:
         from .text import load_text_table
 

@@ -1,0 +1,89 @@
+"""The formats users hold (issue 25): UCR .tsv/.txt series, image and clip folders laid out as train/ and test/,
+tab-separated CoNLL with Unicode spaces in tokens, and CSVs with a free-text column; each read right, or refused
+by the bad-input corpus (tests/bad_inputs/: the ucr_*, split_*, conll_tab_* and text_detected_* cases)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from blobbotronic.data import load
+from blobbotronic.data.series import package_file, read_ts
+from blobbotronic.errors import BlobError
+
+
+def aeon_ts(name: str, part: str) -> Path:
+    return package_file("aeon", "datasets", "data", name, f"{name}_{part}.ts", extra="series")
+
+
+def write_ucr(ts: Path, out: Path, suffix: str) -> Path:
+    """A .ts file's series as a UCR text file: .tsv as the 2018 archive writes it (shorter series padded with NaN),
+    .txt as the classic files did (spaces, the label as 1.0000000e+00). Values keep every digit (repr)."""
+    data = read_ts(ts)
+    width = max(len(s) for s in data.series)
+    lines = []
+    for series, label in zip(data.series, data.labels, strict=True):
+        values = [repr(float(v)) for v in series[:, 0]] + ["NaN"] * (width - len(series))
+        lines.append("\t".join([label, *values]) if suffix == ".tsv" else "  ".join([f"{float(label):.7e}", *values]))
+    path = out / (ts.stem + suffix)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def assert_same_data(a, b) -> None:
+    assert (a.spec.modality, a.spec.task, a.spec.classes, a.spec.input_shape) == (
+        b.spec.modality, b.spec.task, b.spec.classes, b.spec.input_shape)
+    for split in ("train", "val", "test"):
+        x, y = getattr(a, split), getattr(b, split)
+        assert torch.equal(x.x, y.x) and torch.equal(x.y, y.y), split
+        assert (x.lengths is None) == (y.lengths is None), split
+        assert x.lengths is None or torch.equal(x.lengths, y.lengths), split
+
+
+# --- UCR text files --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".txt"])
+def test_ucr_text_pair_equals_its_ts_files(suffix: str, tmp_path: Path) -> None:
+    """GunPoint written as NAME_TRAIN/NAME_TEST text files loads to the very tensors its .ts files give (the
+    published 50/150 split, the same validation carve-out): equal data, so equal accuracy for any model."""
+    train = write_ucr(aeon_ts("GunPoint", "TRAIN"), tmp_path, suffix)
+    write_ucr(aeon_ts("GunPoint", "TEST"), tmp_path, suffix)
+    ds = load(train)
+    assert_same_data(ds, load(aeon_ts("GunPoint", "TRAIN")))
+    assert ds.spec.name == "GunPoint" and ds.sizes() == {"train": 40, "val": 10, "test": 150}
+    assert ds.meta["published_split"] == "50/150" and ds.meta["test_file"].endswith(f"GunPoint_TEST{suffix}")
+
+
+def test_variable_length_ucr_tsv_keeps_its_lengths(tmp_path: Path) -> None:
+    """PickupGestureWiimoteZ (29-361 steps) padded with NaN as the archive does: the series stay variable length,
+    lengths recorded, equal to the .ts reading."""
+    train = write_ucr(aeon_ts("PickupGestureWiimoteZ", "TRAIN"), tmp_path, ".tsv")
+    write_ucr(aeon_ts("PickupGestureWiimoteZ", "TEST"), tmp_path, ".tsv")
+    ds = load(train)
+    assert_same_data(ds, load(aeon_ts("PickupGestureWiimoteZ", "TRAIN")))
+    assert ds.meta["variable_length"] and ds.meta["lengths"] == {"min": 29, "max": 361}
+    assert ds.train.lengths is not None and int(ds.test.lengths.min()) < 361
+
+
+def test_ucr_nan_inside_a_series_is_missing_and_at_its_end_padding(tmp_path: Path) -> None:
+    rows = ["1\t1\tNaN\t3\t4", "2\t5\t6\tNaN\tNaN", "1\t1\t2\t3\t4", "2\t6\t5\t4\tNaN"] * 5
+    path = tmp_path / "toy_TRAIN.tsv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    ds = load(path, test="none")
+    assert ds.meta["missing_filled"] == 5 and ds.meta["lengths"] == {"min": 2, "max": 4}
+    lengths = torch.cat([ds.train.lengths, ds.val.lengths, ds.test.lengths]).tolist()
+    assert sorted(set(lengths)) == [2, 3, 4] and sum(ds.sizes().values()) == 20
+
+
+def test_tsv_tables_and_txt_prose_are_not_read_as_ucr(tmp_path: Path) -> None:
+    """A _TRAIN.tsv with a header is a table; a numeric first line without the name is a table too (as before)."""
+    table = tmp_path / "sales_TRAIN.tsv"
+    table.write_text("a\tb\tlabel\n" + "".join(f"{i}\t{i % 3}\t{i % 2}\n" for i in range(20)), encoding="utf-8")
+    assert load(table).spec.modality == "table"
+    prose = tmp_path / "notes.txt"
+    prose.write_text("Dear diary,\n3 apples today.\n", encoding="utf-8")
+    with pytest.raises(BlobError, match=r"notes\.txt: a \.txt file is read as a UCR time-series file"):
+        load(prose)
