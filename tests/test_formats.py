@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from blobbotronic.cli import main
 from blobbotronic.data import load
 from blobbotronic.data.series import package_file, read_ts
 from blobbotronic.errors import BlobError
@@ -87,3 +88,30 @@ def test_tsv_tables_and_txt_prose_are_not_read_as_ucr(tmp_path: Path) -> None:
     prose.write_text("Dear diary,\n3 apples today.\n", encoding="utf-8")
     with pytest.raises(BlobError, match=r"notes\.txt: a \.txt file is read as a UCR time-series file"):
         load(prose)
+
+
+# --- CoNLL ------------------------------------------------------------------------------------------------------
+
+
+def test_conll_tab_lines_keep_ideographic_spaces_and_train_a_tagger(tmp_path: Path, monkeypatch) -> None:
+    names = ["東京\u3000タワー", "大阪\u3000城", "富士\u3000山"]
+    lines = []
+    for i in range(12):
+        lines += [f"{names[i % 3]}\tB-LOC", "に\tO", "\u3000\tO", "行く\tO", ""]
+    path = tmp_path / "ja.conll"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    ds = load(path)
+    vocab = ds.spec.extra["vocab"]
+    assert {"東京\u3000タワー", "\u3000"} <= set(vocab) and ds.spec.classes == ("O", "B-LOC")
+    assert ds.spec.input_shape == (4,)  # four tokens a sentence: the U+3000 inside a name split nothing
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "--data", str(path), "--model", "bilstm_tagger", "--budget", "5 steps", "--no-save", "--quiet"]
+    assert main(argv) == 0
+
+
+def test_conll_2003_four_columns_take_the_last_as_tag(tmp_path: Path) -> None:
+    sentence = "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP B-MISC\n\n"
+    path = tmp_path / "eng.conll"
+    path.write_text(sentence * 4, encoding="utf-8")
+    ds = load(path)
+    assert ds.spec.classes == ("O", "B-MISC", "B-ORG") and ds.spec.extra["vocab"][2:] == ["EU", "rejects", "German"]

@@ -27,15 +27,30 @@ _TAG = re.compile(r"O|[BI]-\S+")
 Sentence = tuple[list[str], list[str]]  # tokens, tags
 
 
+def conll_fields(line: str) -> list[str]:
+    r"""The columns of one CoNLL line. A line holding a tab is split on tabs only, so a token may hold any other
+    space (U+3000, the ideographic space of Japanese text, or be one); each column loses only the ASCII spaces
+    around it, and empty columns are dropped. A line without a tab is split on any whitespace (CoNLL-2003's
+    space-separated columns).
+
+    >>> conll_fields("\u3000\tO"), conll_fields("EU NNP B-NP B-ORG")
+    (['\u3000', 'O'], ['EU', 'NNP', 'B-NP', 'B-ORG'])
+    """
+    if "\t" not in line:
+        return line.split()
+    fields = [f.strip(" \r\n\f\v") for f in line.split("\t")]
+    return [f for f in fields if f]
+
+
 def parse_conll(path: Path, text: str, token_col: int = 0, tag_col: int = -1) -> list[Sentence]:
-    """Sentences of a CoNLL-style text: one ``token<TAB or spaces>tag`` line per token, a blank (or
-    whitespace-only) line between sentences; ``-DOCSTART-`` lines are skipped."""
+    """Sentences of a CoNLL-style text: one ``token<TAB>tag`` (or space-separated) line per token, the tag in the
+    last column (``tag_col``), a blank (or whitespace-only) line between sentences; ``-DOCSTART-`` lines are
+    skipped. Columns are split as ``conll_fields`` says."""
     sentences: list[Sentence] = []
     tokens: list[str] = []
     tags: list[str] = []
     for n, line in enumerate(text.splitlines(), 1):
-        fields = line.split("\t") if "\t" in line.strip() else line.split()
-        fields = [f.strip() for f in fields if f.strip()]
+        fields = conll_fields(line)
         if not fields:
             if tokens:
                 sentences.append((tokens, tags))
@@ -46,7 +61,8 @@ def parse_conll(path: Path, text: str, token_col: int = 0, tag_col: int = -1) ->
         if len(fields) < 2:
             raise BlobError(
                 f"{where(path, n)}: expected a token and a tag separated by a tab or spaces, found only {fields[0]!r}. "
-                "Each line is 'token<TAB>tag' (tags O, B-TYPE, I-TYPE); a blank line ends a sentence."
+                "Each line is 'token<TAB>tag', the tag in the last column (O, B-TYPE, I-TYPE); a blank line ends a "
+                "sentence."
             )
         try:
             token, tag = fields[token_col], fields[tag_col]
