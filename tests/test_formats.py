@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from blobbotronic.cli import main
 from blobbotronic.data import load
@@ -88,6 +90,70 @@ def test_tsv_tables_and_txt_prose_are_not_read_as_ucr(tmp_path: Path) -> None:
     prose.write_text("Dear diary,\n3 apples today.\n", encoding="utf-8")
     with pytest.raises(BlobError, match=r"notes\.txt: a \.txt file is read as a UCR time-series file"):
         load(prose)
+
+
+# --- image and clip folders laid out as train/ and test/ -------------------------------------------------------
+
+
+def write_digits(root: Path, per_split: dict[str, int]) -> dict[str, list[int]]:
+    """Built-in digits as 8x8 PNGs under root/SPLIT/CLASS/; the labels written per split."""
+    ds = load("digits")
+    source = {"train": ds.train, "val": ds.val, "test": ds.test}
+    written = {}
+    for split, n in per_split.items():
+        part = source[split]
+        for i in range(n):
+            folder = root / split / ds.spec.classes[int(part.y[i])]
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray((part.x[i, 0].numpy() * 255).round().astype(np.uint8)).save(folder / f"{i}.png")
+        written[split] = part.y[:n].tolist()
+    return written
+
+
+def test_image_folder_with_train_and_test_keeps_the_split(tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path / "digits_png"
+    written = write_digits(root, {"train": 200, "test": 100})
+    ds = load(root)
+    assert (ds.spec.modality, ds.spec.input_shape, ds.spec.n_outputs) == ("image", (1, 8, 8), 10)
+    sizes = ds.sizes()
+    assert sizes["train"] + sizes["val"] == 200 and abs(sizes["val"] - 40) <= 2 and sizes["test"] == 100
+    assert "train/ and test/ as given" in ds.meta["split"] and "20% of train/" in ds.meta["split"]
+    assert ds.meta["published_split"] == {"train": 200, "test": 100}
+    assert sorted(ds.test.y.tolist()) == sorted(written["test"])  # the test folder is the test split
+    assert np.bincount(ds.val.y.numpy(), minlength=10).min() >= 2  # stratified: every class in validation
+    assert load(root, seed=3).val.x.equal(ds.val.x)  # validation is fixed (seed 0), whatever the run's seed
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--data", str(root), "--model", "cnn", "--budget", "30 steps", "--no-save", "--quiet"]) == 0
+
+
+def test_a_val_folder_is_the_validation_split(tmp_path: Path) -> None:
+    root = tmp_path / "three"
+    write_digits(root, {"train": 60, "val": 30, "test": 40})
+    ds = load(root)
+    assert ds.sizes() == {"train": 60, "val": 30, "test": 40} and "val/" in ds.meta["split"]
+
+
+def test_class_folders_called_train_and_test_holding_images_are_classes(tmp_path: Path) -> None:
+    """train/ and test/ with images directly in them are two classes (not a split, and never video)."""
+    for k, cls in enumerate(("train", "test")):
+        (tmp_path / "vehicles" / cls).mkdir(parents=True)
+        for i in range(5):
+            Image.fromarray(np.full((8, 8), 40 * k + i, np.uint8)).save(tmp_path / "vehicles" / cls / f"{i}.png")
+    ds = load(tmp_path / "vehicles")
+    assert ds.spec.modality == "image" and ds.spec.classes == ("test", "train") and "split" not in ds.meta
+
+
+def test_clip_folders_with_train_and_test_keep_the_split(tmp_path: Path) -> None:
+    root = tmp_path / "clips"
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 5), ("test", 3)):
+        for cls in ("wave", "clap"):
+            (root / split / cls).mkdir(parents=True)
+            for i in range(n):
+                np.save(root / split / cls / f"{i}.npy", rng.random((4, 8, 8), dtype=np.float32))
+    ds = load(root, frames=4, size=8)
+    assert ds.spec.modality == "video" and ds.sizes() == {"train": 8, "val": 2, "test": 6}
+    assert ds.meta["published_split"] == {"train": 8, "val": 2, "test": 6} and "train/ and test/" in ds.meta["split"]
 
 
 # --- CoNLL ------------------------------------------------------------------------------------------------------

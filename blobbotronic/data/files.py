@@ -647,11 +647,18 @@ BAD_IMAGE_HINT = "Replace or delete it (a folder loads with skip_bad=True to ski
 @FILE_LOADERS.register("")
 def load_image_folder(path: Path, seed: int = 0, **options: Any) -> Dataset:
     """Load a folder with one subfolder of images per class: options ``size`` (int, "HxW" or (H, W); default
-    the most common size shrunk to fit 64x64), ``grey`` (default: all images greyscale) and ``skip_bad``."""
+    the most common size shrunk to fit 64x64), ``grey`` (default: all images greyscale) and ``skip_bad``.
+    A folder of train/ and test/ (and val/) folders of classes keeps that split (``split_folders``); it holds
+    images or, when its class folders hold clips, clips (video.load_video_folder)."""
     from .hf_folders import is_hf_folder, load_hf_folder  # a Hugging Face save_to_disk folder is read there
     if is_hf_folder(path):
         return load_hf_folder(path, seed=seed, **options)
     from . import video  # a folder of clips (video files, frame folders) goes to the video loader
+    splits = split_folders(path)
+    if splits is not None:
+        if video.is_video_folder(splits["train"], options):
+            return video.load_video_folder(path, seed=seed, splits=splits, **options)
+        return _load_split_image_folder(path, splits, **options)
     if video.is_video_folder(path, options):
         return video.load_video_folder(path, seed=seed, **options)
     opts = _options(path, options, {"size": None, "grey": None, "skip_bad": False})
@@ -681,6 +688,100 @@ def load_image_folder(path: Path, seed: int = 0, **options: Any) -> Dataset:
     )
     meta = {"source": str(path), "skipped": len(skipped), "skipped_files": [str(f) for f in skipped[:20]]}
     return make_dataset(spec, np.stack(list(arrays.values())), _renumber(y), seed=seed, meta=meta)
+
+
+SPLIT_FOLDERS = {"train": "train", "test": "test", "val": "val", "valid": "val", "validation": "val"}
+VAL_FRACTION = 0.2  # without a val/ folder, validation is this share of train/, stratified, seed 0
+
+
+def split_folders(path: Path) -> dict[str, Path] | None:
+    """``{"train": ..., "test": ..., "val": ...}`` when a folder is laid out as published splits, else None.
+
+    The layout: every visible subfolder is train/, test/ or val/ (also valid/, validation/; any case), train/
+    is among them and holds subfolders (the classes). A train/ holding images itself is a class called
+    'train', and a folder with any other subfolder is one folder per class. train/ without test/ is an error.
+    """
+    subs = [d for d in path.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    named: dict[str, Path] = {}
+    for d in sorted(subs):
+        split = SPLIT_FOLDERS.get(d.name.lower())
+        if split is None:
+            return None
+        if split in named:
+            raise BlobError(f"{path}: both {named[split].name}/ and {d.name}/ hold the {split} split; keep one.")
+        named[split] = d
+    train = named.get("train")
+    if train is None or not any(c.is_dir() and not c.name.startswith(".") for c in train.iterdir()):
+        return None
+    if "test" not in named:
+        raise BlobError(
+            f"{path}: has {', '.join(d.name + '/' for d in named.values())} but no test/ folder. A folder laid out as "
+            "splits holds train/ and test/ (and optionally val/), each with one subfolder per class, e.g. "
+            f"{path / 'train' / 'cat' / '1.png'} and {path / 'test' / 'cat' / '2.png'}."
+        )
+    return named
+
+
+def check_split_classes(path: Path, classes: dict[str, list[str]]) -> list[str]:
+    """The class names of train/, which test/ (and val/) must have too; a BlobError names any difference."""
+    train = classes["train"]
+    for split in ("test", "val"):
+        if split not in classes or set(classes[split]) == set(train):
+            continue
+        only_there = sorted(set(classes[split]) - set(train))
+        only_train = sorted(set(train) - set(classes[split]))
+        parts = [f"{split}/ has {', '.join(map(repr, only_there))} that train/ lacks"] if only_there else []
+        parts += [f"train/ has {', '.join(map(repr, only_train))} that {split}/ lacks"] if only_train else []
+        raise BlobError(
+            f"{path}: the class folders of train/ and {split}/ differ: {'; '.join(parts)}. Each split holds the same "
+            f"class folders ({', '.join(train)} in train/), with at least one example each."
+        )
+    return train
+
+
+def split_parts(origin: np.ndarray, y: np.ndarray) -> tuple[list[np.ndarray], str]:
+    """Train/val/test indices from where each example came from (0 train, 1 val, 2 test), and a note saying how:
+    the published folders, with validation carved from train/ (20%, stratified, seed 0) when there is no val/."""
+    train, val, test = (np.flatnonzero(origin == k) for k in range(3))
+    if len(val):
+        return [train, val, test], "published split: the train/, val/ and test/ folders as given"
+    keep, carve = split_indices(len(train), (1 - VAL_FRACTION, VAL_FRACTION), 0, y[train])
+    return [train[keep], train[carve], test], (
+        f"published split: train/ and test/ as given; validation {VAL_FRACTION:.0%} of train/, stratified, seed 0")
+
+
+def _load_split_image_folder(path: Path, splits: dict[str, Path], **options: Any) -> Dataset:
+    """Images laid out as train/, test/ (and val/) folders of class folders, the published split kept."""
+    opts = _options(path, options, {"size": None, "grey": None, "skip_bad": False})
+    skip_bad = bool(_flag(path, "skip_bad", opts["skip_bad"]))
+    per_split = {s: _class_files(d) for s, d in splits.items()}
+    classes = check_split_classes(path, {s: list(f) for s, f in per_split.items()})
+    origin_of = {"train": 0, "val": 1, "test": 2}
+    found = {f: (origin_of[s], classes.index(c)) for s, fs in per_split.items() for c, cf in fs.items() for f in cf}
+    skipped: list[Path] = []
+    headers = _read_each(list(found), peek_image, skip_bad, skipped)
+    trained = [h for f, h in headers.items() if found[f][0] == 0]
+    if not trained:
+        raise BlobError(f"{path}: none of the images in train/ could be read.")
+    size = _size_option(path, opts["size"]) or default_image_size([s for s, _ in trained])
+    grey = _flag(path, "grey", opts["grey"])
+    grey = all(mode in GREY_MODES for _, mode in headers.values()) if grey is None else grey
+    guards.check_decoded_memory(len(headers), (1 if grey else 3, *size), path, "images",
+                                "Read them smaller (size=32) or in grey (grey=true), or use fewer images.")
+    arrays = _read_each(list(headers), lambda f: load_image(f, size, grey), skip_bad, skipped)
+    origin = np.array([found[f][0] for f in arrays])
+    y = np.array([found[f][1] for f in arrays], dtype=np.int64)
+    lost = [c for i, c in enumerate(classes) if not (y[origin == 0] == i).any()]
+    if lost:
+        raise BlobError(f"{path}: after skipping unreadable images, train/ has none of class(es) {', '.join(lost)}.")
+    parts, how = split_parts(origin, y)
+    spec = Spec(path.name, "image", "classify", (1 if grey else 3, *size), len(classes), tuple(classes),
+                extra={"size": list(size), "grey": grey, "classes": list(classes)})
+    full = Split(torch.from_numpy(np.stack(list(arrays.values()))), torch.from_numpy(y))
+    counts = {s: int((origin == k).sum()) for s, k in origin_of.items() if s in splits}
+    meta = {"source": str(path), "split": how, "published_split": counts,
+            "skipped": len(skipped), "skipped_files": [str(f) for f in skipped[:20]]}
+    return Dataset(spec, *(full.subset(p) for p in parts), meta=meta)
 
 
 def _read_each(files: list[Path], read: Callable[[Path], Any], skip_bad: bool, skipped: list[Path]) -> dict[Path, Any]:

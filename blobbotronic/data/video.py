@@ -306,16 +306,37 @@ def _clips(path: Path) -> list[tuple[Path, str]]:
     return [(p, d.name) for d in subs for p in sorted(d.iterdir(), key=natural_key) if _is_clip(p)]
 
 
-def load_video_folder(path: Path, seed: int = 0, **options: Any) -> Dataset:
+def _split_clips(path: Path, splits: dict[str, Path]) -> tuple[list[tuple[Path, str]], list[int]]:
+    """The clips of train/, val/ and test/ folders (each laid out as a folder of clips) and where each came from
+    (0 train, 1 val, 2 test); the splits must hold the same classes."""
+    from .files import check_split_classes
+
+    found: list[tuple[Path, str]] = []
+    origin: list[int] = []
+    classes = {}
+    for k, split in enumerate(("train", "val", "test")):
+        if split in splits:
+            clips = _clips(splits[split])
+            classes[split] = sorted({label for _, label in clips})
+            found += clips
+            origin += [k] * len(clips)
+    check_split_classes(path, classes)
+    return found, origin
+
+
+def load_video_folder(path: Path, seed: int = 0, *, splits: dict[str, Path] | None = None,
+                      **options: Any) -> Dataset:
     """A folder of clips as a classification Dataset. Options: ``frames`` (16), ``size`` (64 or "HxW"),
     ``grey`` (true), ``stride`` (none: spread evenly), ``skip_bad`` (false), ``stream`` (none: stream from disk
-    when the decoded clips would exceed 512 MB) and ``cache`` (clips kept decoded while streaming, 64)."""
-    from .files import _flag, _options
+    when the decoded clips would exceed 512 MB) and ``cache`` (clips kept decoded while streaming, 64).
+    ``splits`` (from files.split_folders) are train/, test/ and maybe val/ folders of clips: that split is kept,
+    validation carved from train/ (20%, stratified, seed 0) when there is no val/."""
+    from .files import _flag, _options, split_parts
 
     opts = _options(path, options, OPTIONS)
     fmt = clip_format(path, opts["frames"], opts["size"], opts["grey"], opts["stride"])
     skip_bad = bool(_flag(path, "skip_bad", opts["skip_bad"]))
-    found = _clips(path)
+    found, origin = _split_clips(path, splits) if splits else (_clips(path), [])
     names = sorted({label for _, label in found})
     if len(names) < 2:
         raise BlobError(f"{path}: found {len(found)} clips in {len(names)} class(es); a classifier needs clips of at "
@@ -327,8 +348,8 @@ def load_video_folder(path: Path, seed: int = 0, **options: Any) -> Dataset:
         guards.check_decoded_memory(len(found), fmt.shape, path, "clips", "Leave stream unset (or stream=true) to "
                                     "read clips from disk as training needs them.")
     # Every clip is decoded once now, so that a bad file stops the load (or is skipped) rather than a long run.
-    good, arrays, skipped = [], [], []
-    for clip, label in found:
+    good, arrays, skipped, kept_origin = [], [], [], []
+    for i, (clip, label) in enumerate(found):
         try:
             a = read_clip(clip, fmt)
         except BlobError:
@@ -337,6 +358,7 @@ def load_video_folder(path: Path, seed: int = 0, **options: Any) -> Dataset:
             skipped.append(clip)
             continue
         good.append((clip, label))
+        kept_origin += origin[i : i + 1]
         if not stream:
             arrays.append(a)
     classes = sorted({label for _, label in good})
@@ -346,8 +368,18 @@ def load_video_folder(path: Path, seed: int = 0, **options: Any) -> Dataset:
     spec = Spec(path.name, "video", "classify", fmt.shape, len(classes), classes, extra=fmt.extra())
     meta = {"source": str(path), "clips": len(good), "skipped": len(skipped),
             "skipped_files": [str(f) for f in skipped[:20]], "streamed": bool(stream)}
-    parts = split_indices(len(good), FRACTIONS, seed, y)
-    if min(len(p) for p in parts) == 0:
+    if splits:
+        lost = [c for i, c in enumerate(classes) if not (y[np.array(kept_origin) == 0] == i).any()]
+        if lost:
+            raise BlobError(f"{path}: after skipping unreadable clips, train/ has none of class(es) {', '.join(lost)}.")
+        parts, meta["split"] = split_parts(np.array(kept_origin), y)
+        meta["published_split"] = {s: int(len(p)) for s, p in zip(("train", "val", "test"), parts, strict=True)}
+        if not stream:
+            full = Split(torch.from_numpy(np.stack(arrays)), torch.from_numpy(y))
+            return Dataset(spec, *(full.subset(p) for p in parts), meta=meta)
+    else:
+        parts = split_indices(len(good), FRACTIONS, seed, y)
+    if not splits and min(len(p) for p in parts) == 0:
         raise BlobError(f"{path}: {len(good)} clips are too few to split into training, validation and test clips "
                         f"({' / '.join(f'{f:.0%}' for f in FRACTIONS)} of each class); give at least 7 clips a class.")
     if not stream:
