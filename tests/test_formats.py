@@ -181,3 +181,42 @@ def test_conll_2003_four_columns_take_the_last_as_tag(tmp_path: Path) -> None:
     path.write_text(sentence * 4, encoding="utf-8")
     ds = load(path)
     assert ds.spec.classes == ("O", "B-MISC", "B-ORG") and ds.spec.extra["vocab"][2:] == ["EU", "rejects", "German"]
+
+
+# --- CSV with a free-text column --------------------------------------------------------------------------------
+
+
+def sentences(n: int = 100) -> str:
+    rng = np.random.default_rng(0)
+    good, bad = ["great", "lovely", "moving"], ["dull", "awful", "boring"]
+    rows = ["text,label"]
+    for i in range(n):
+        label = "pos" if i % 2 else "neg"
+        what, how = rng.choice(["film", "plot", "cast", "score"]), rng.choice(good if label == "pos" else bad)
+        rows.append(f"the {what} was {how} number {i},{label}")
+    return "\n".join(rows) + "\n"
+
+
+def test_text_label_csv_is_text_classification_without_options(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "reviews.csv"
+    path.write_text(sentences(), encoding="utf-8")
+    ds = load(path)
+    assert (ds.spec.modality, ds.spec.task, ds.spec.classes) == ("text", "classify", ("neg", "pos"))
+    assert sum(ds.sizes().values()) == 100 and "column 'text' holds free text" in ds.meta["text_column_detected"]
+    assert load(path, text="none").spec.modality == "table"  # the way back to a table
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--data", str(path), "--model", "lstm", "--budget", "20 steps", "--no-save", "--quiet"]) == 0
+
+
+def test_tables_with_string_columns_stay_tables(tmp_path: Path) -> None:
+    """A small categorical column, and names in a many-column table (Titanic's 'Name'), are not free text."""
+    colours = tmp_path / "colours.csv"
+    colours.write_text("x,colour,label\n" + "".join(f"{i},{['red', 'blue', 'dark green'][i % 3]},{i % 2}\n"
+                                                   for i in range(40)), encoding="utf-8")
+    ds = load(colours)
+    assert ds.spec.modality == "table" and "colour=dark green" in ds.spec.extra["features"]
+    people = tmp_path / "titanic.csv"
+    rows = "".join(f'"Smith, Mr. John {i}",{20 + i},{i * 1.5},{i % 2}\n' for i in range(30))
+    people.write_text("Name,Age,Fare,Survived\n" + rows, encoding="utf-8")
+    ds = load(people)
+    assert ds.spec.modality == "table" and ds.spec.extra["label"] == "Survived" and "Name" in ds.spec.extra["columns"]

@@ -198,21 +198,34 @@ def _header(path: Path, fields: list[str], line: int) -> list[str]:
 @FILE_LOADERS.register(".tsv")
 def load_table(path: Path, seed: int = 0, **options: Any) -> Dataset:
     """Load a CSV/TSV table: options ``label`` (column name) and ``task`` ("classify" or "regress").
-    With ``text=COLUMN`` the file is a text-classification table, read by data/text.py instead. A UCR series
-    file (``NAME_TRAIN.tsv`` whose first line is numbers, not a header) is read by data/ucr_text.py."""
+
+    Two other kinds of file share these suffixes and are handed over: a UCR series file (``NAME_TRAIN.tsv``
+    with a numeric first line, data/ucr_text.py) and a text-classification table, read by data/text.py, when
+    ``text=COLUMN`` names its text column or one is detected (``free_text_column``); ``text=none`` keeps a
+    table with a free-text column a table."""
+    from .text import TEXT_OPTIONS, load_text_table
     from .ucr_text import is_ucr_table, load_ucr_text
 
     if "text" not in options and is_ucr_table(path):
         return load_ucr_text(path, seed=seed, **options)
-    if "text" in options:
-        from .text import load_text_table
-
+    detect = "text" not in options
+    if not detect and str(options["text"]).strip().lower() in ("none", "no", "false"):
+        options = {k: v for k, v in options.items() if k != "text"}
+    elif not detect:
         return load_text_table(path, seed=seed, **options)
-    opts = _options(path, options, {"label": None, "task": None})
+    table_options = {k: v for k, v in options.items() if k not in TEXT_OPTIONS or k in ("label", "task")}
+    opts = _options(path, table_options, {"label": None, "task": None})
     task = _task_option(path, opts["task"])
     table = read_table(path)
     if not table.rows:
         raise BlobError(f"{path}: has a header ({', '.join(table.header)}) but no data rows.")
+    found = free_text_column(table, opts["label"]) if detect and task != "regress" else None
+    if found:
+        column, label, why = found
+        ds = load_text_table(path, seed=seed, **{**options, "text": column, "label": label})
+        ds.meta["text_column_detected"] = why
+        return ds
+    _options(path, options, {"label": None, "task": None})  # text options without a text column are refused
     label = _label_column(table, opts["label"])
     features = [c for c in table.header if c != label]
     if not features:
@@ -226,6 +239,58 @@ def load_table(path: Path, seed: int = 0, **options: Any) -> Dataset:
     full = Split(torch.from_numpy(x), torch.as_tensor(y, dtype=torch.long if classes else torch.float32))
     meta = {"source": str(path), "rows": len(y), "dropped": extra["dropped"], **_missing_counts(table, features)}
     return Dataset(spec, *(full.subset(p) for p in parts), meta=meta)
+
+
+TEXT_MIN_DISTINCT = 0.5  # a free-text column: at least this share of its values distinct (a category repeats),
+TEXT_MIN_WORDS = 3  # and its median value this many words
+TEXT_MIN_CHARS = 20  # or this many characters (for languages written without spaces)
+TEXT_SAMPLE = 2000  # a column is judged on its first this many present values
+
+
+def _is_free_text(values: list[str]) -> bool:
+    """Values that read as sentences rather than numbers, codes or categories (see ``free_text_column``)."""
+    present = [v for v in values if not is_missing(v)][:TEXT_SAMPLE]
+    if not present or all(parse_number(v) is not None for v in present):
+        return False
+    if len(set(present)) < TEXT_MIN_DISTINCT * len(present):
+        return False
+    return bool(np.median([len(v.split()) for v in present]) >= TEXT_MIN_WORDS
+                or np.median([len(v) for v in present]) >= TEXT_MIN_CHARS)
+
+
+def free_text_column(table: Table, label: str | None = None) -> tuple[str, str, str] | None:
+    """(text column, label column, why) when a table is a text-classification table, else None.
+
+    The rule: exactly one column holds free text (judged on its first 2,000 values: some are not numbers, at
+    least half are distinct, and the median one has at least 3 words or 20 characters, so codes, short names
+    and categories with a few repeated levels do not count); the table has just that column and a label, or
+    the column is called text, sentence, review, content, document, comment or tweet (other columns are then
+    left unused); and the label column (``label=``, else one called label, target, class, sentiment or y, else
+    the other or the last column) holds classes: text, or at most 20 distinct whole numbers (a numeric target
+    stays a table). Titanic's names, say, are free text, but in a table of twelve columns under the name
+    'Name': a table.
+    """
+    from .text import LABEL_NAMES as TEXT_LABEL_NAMES
+    from .text import TEXT_NAMES
+
+    texts = [c for c in table.header if c != label and _is_free_text(table.column(c))]
+    if len(texts) != 1:
+        return None
+    text = texts[0]
+    if len(table.header) != 2 and text.lower() not in TEXT_NAMES:
+        return None
+    others = [c for c in table.header if c != text]
+    named = [c for c in others if c.lower() in TEXT_LABEL_NAMES]
+    label = label or (named[0] if named else others[-1])
+    if label == text or label not in table.header:
+        return None
+    numbers = [parse_number(v) for v in table.column(label) if not is_missing(v)]
+    if numbers and all(n is not None for n in numbers):
+        if not all(np.isfinite(n) and n.is_integer() for n in numbers) or len(set(numbers)) > MAX_GUESSED_CLASSES:
+            return None
+    why = (f"column {text!r} holds free text (varied values, most of several words), so the file is read as text "
+           f"classification by {label!r}; text=none reads it as a table")
+    return text, label, why
 
 
 def _delimiter_hint(table: Table) -> str:
