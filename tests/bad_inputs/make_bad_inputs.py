@@ -538,6 +538,68 @@ def reliability_cases() -> None:
     case("video_truncated.mp4", "an .mp4 cut to 40% of its bytes (its index is at the end)", ("truncated",),
          spec=VIDEO_SPEC)(lambda p: p.write_bytes(mp4[: len(mp4) * 2 // 5]))
     checkpoint_cases()
+    format_cases()
+
+
+# --- UCR text files, split folders, tab-separated CoNLL, detected text tables (tests/test_formats.py) ---------
+
+
+def ucr_rows(sep: str, rows: list[list[str]]) -> Callable[[Path], None]:
+    return text("".join(sep.join(r) + "\n" for r in rows))
+
+
+UCR_ROWS = [["1", "0.5", "0.25", "-1.0", "2.0"], ["2", "1.5", "1.0", "0.5", "0.0"], ["1", "0.1", "0.2", "0.3", "0.4"],
+            ["2", "3.0", "2.0", "1.0", "0.5"]]
+
+
+def format_cases() -> None:
+    def change(row: int, col: int, value: str) -> list[list[str]]:
+        rows = [list(r) for r in UCR_ROWS]
+        rows[row][col] = value
+        return rows
+
+    case("ucr_not_a_number_TRAIN.tsv", "a UCR .tsv: line 3, column 5 holds 'abc'",
+         ("line 3", "column 5", "'abc' is not a number", "NaN"))(ucr_rows("\t", change(2, 4, "abc")))
+    case("ucr_infinite_TRAIN.tsv", "a UCR .tsv: line 2, column 3 is 'inf'", ("line 2", "column 3", "infinite"))(
+        ucr_rows("\t", change(1, 2, "inf"))
+    )
+    case("ucr_bad_label_TRAIN.tsv", "a UCR .tsv: line 2's class label is 1.5", ("line 2", "column 1", "whole number"))(
+        ucr_rows("\t", change(1, 0, "1.5"))
+    )
+    case("ucr_empty_series_TRAIN.tsv", "a UCR .tsv: line 3 is a label and NaN only", ("line 3", "no values"))(
+        ucr_rows("\t", [UCR_ROWS[0], UCR_ROWS[1], ["1", "NaN", "NaN", "NaN", "NaN"], UCR_ROWS[3]])
+    )
+    case("ucr_ragged_TRAIN.txt", "a classic UCR .txt: line 4 has 3 fields, the others 5",
+         ("line 4", "3 fields", "line 1 has 5", "padded with NaN"))(
+        ucr_rows("  ", [*UCR_ROWS[:3], UCR_ROWS[3][:3]])
+    )
+    case("ucr_single_class.txt", "a classic UCR .txt whose series are all class 1", ("class label '1'", "two classes"))(
+        ucr_rows(" ", [["1", *r[1:]] for r in UCR_ROWS])
+    )
+    case("ucr_prose.txt", "a .txt of prose, not a UCR file", ("first line is not one", ".csv", ".jsonl"))(
+        text("Call me Ishmael. Some years ago, never mind how long precisely,\nI thought I would sail about.\n")
+    )
+    images = {f"{s}/{c}/{i}.png": png(20 + 10 * k + i) for s in ("train", "test") for k, c in enumerate("ab")
+              for i in range(2)}
+    case("split_classes_differ", "train/ has classes a and b, test/ has a and c",
+         ("test/ has 'c' that train/ lacks", "train/ has 'b' that test/ lacks"))(
+        image_folder({k.replace("test/b/", "test/c/"): v for k, v in images.items()})
+    )
+    case("split_no_test", "train/ and val/ folders of classes, no test/", ("no test/ folder", "train/ and test/"))(
+        image_folder({k.replace("test/", "val/"): v for k, v in images.items()})
+    )
+    clips = {f"{s}/{c}/clip{i}.avi": clip_bytes(i, ".avi") for s in ("train", "test") for c, i in (("a", 0), ("b", 1))}
+    case("split_clips_differ", "train/ and test/ of clips; test/ lacks class b", ("train/ has 'b' that test/ lacks",))(
+        image_folder({k: v for k, v in clips.items() if k != "test/b/clip1.avi"})
+    )
+    case("conll_tab_one_column.conll", "line 2 holds a tab but one column ('に' and no tag)",
+         ("line 2", "found only 'に'", "last column"))(text("東京\u3000タワー\tB-LOC\nに\t\n行く\tO\n"))
+    pairs = zip(["film", "plot", "cast"] * 4, ["good", "dull"] * 6, strict=True)
+    sentences = [f"the {w} was {v} {i}" for i, (w, v) in enumerate(pairs)]
+    rows = [f"{t},{'pos' if i % 2 == 0 else 'neg'}" for i, t in enumerate(sentences)]
+    rows[3] = ",neg"
+    case("text_detected_empty_text.csv", "a text,label CSV read as text (detected); line 5 has no text",
+         ("line 5", "the text is empty"))(text("text,label\n" + "\n".join(rows) + "\n"))
 
 
 def y_pairs() -> np.ndarray:
