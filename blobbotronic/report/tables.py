@@ -12,7 +12,7 @@ from typing import Any
 ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"]
 COST_COLUMNS = [("params", "params"), ("flops_per_sample", "FLOPs/sample"), ("train_seconds", "train s"),
                 ("steps_per_second", "steps/s"), ("latency_ms", "latency ms"), ("throughput", "samples/s"),
-                ("peak_rss_mb", "peak MiB")]
+                ("memory_mb", "memory MiB")]
 PARETO_WORDS = {"train_seconds": "time", "params": "params", "peak_rss_mb": "memory", "memory_mb": "memory"}
 SI_COLUMNS = {"flops_per_sample", "throughput"}
 
@@ -223,7 +223,9 @@ def method_notes(analyses: list[dict[str, Any]]) -> list[str]:
         "Pareto front: models that no other model beats on both the metric and that cost (means).",
         "Costs: FLOPs counted by torch's flop counter for one sample; latency is the median of 20 calls with one "
         "sample, samples/s the median over a batch of 256; train s and steps/s are wall time on one thread; "
-        "peak MiB is the training process's peak resident memory. Pareto: the costs on whose front a model lies.",
+        "memory MiB is the run's own: parameters, gradients, optimiser state and a training step's activations (the "
+        "worker process's resident peak, which carries torch itself and earlier runs, is kept in the store as "
+        "peak_rss_mb). Pareto: the costs on whose front a model lies.",
     ]
 
 
