@@ -232,7 +232,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     from .train.predict import predict, show_line
 
     model, cfg = load_checkpoint(args.checkpoint)
-    preds, bad = predict(model, args.inputs, skip_bad=args.skip_bad)  # per task: label, value, tags or text
+    preds, bad = predict(model, args.inputs, skip_bad=args.skip_bad, resample=args.resample)  # label, value, tags...
 
     def show(o: dict) -> None:
         from rich.table import Table
@@ -347,6 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("predict", "run a checkpoint on new input files")
     sp.add_argument("--checkpoint", required=True)
     sp.add_argument("inputs", nargs="+", help="input files (images, clips, CSV rows, .npy sequences, text lines)")
+    sp.add_argument("--resample", action="store_true", help="sequences of another length than the model's: "
+                    "interpolate them linearly to it (and say so) instead of refusing them")
     skip_bad_flag(sp)
 
     import importlib

@@ -104,3 +104,74 @@ def test_tiny_regression_and_sequence_files_train(tmp_path: Path) -> None:
         code, out, err = cli("train", *argv, "--budget", "5 steps", "--no-save", "--json")
         assert code == 0, err
         assert all(math.isfinite(v) for v in json.loads(out)["metrics"].values())
+
+
+# ---- predict: the model's sequence length, or --resample ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gunpoint_cnn(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CNN trained a few steps on built-in gunpoint (series of 150 steps, 1 channel), saved."""
+    ckpt = tmp_path_factory.mktemp("gunpoint") / "cnn"
+    code, _, err = cli("train", "--data", "gunpoint", "--model", "cnn", "--budget", "5 steps", "--save", str(ckpt),
+                       "--quiet")
+    assert code == 0, err
+    return ckpt
+
+
+def test_predict_refuses_a_series_of_another_length(gunpoint_cnn: Path, tmp_path: Path) -> None:
+    """A length-100 or 1,000 series was answered with probability 1.000; evaluate already refused such shapes."""
+    rng = np.random.default_rng(0)
+    for n in (100, 1000):
+        np.save(tmp_path / f"short{n}.npy", rng.normal(size=n))
+        code, out, err = cli("predict", "--checkpoint", str(gunpoint_cnn), str(tmp_path / f"short{n}.npy"))
+        assert_clear(code, out, err, f"predict length {n}")
+        assert code == 2 and f"short{n}.npy: a series of {n} steps" in err, err
+        assert "exactly 150 steps" in err and "(150, 1)" in err and "--resample" in err
+
+
+def test_predict_resamples_only_when_asked_and_says_so(gunpoint_cnn: Path, tmp_path: Path) -> None:
+    series = np.sin(np.linspace(0, 3, 100))
+    np.save(tmp_path / "short.npy", series)
+    np.save(tmp_path / "stretched.npy", np.interp(np.linspace(0, 99, 150), np.arange(100), series))
+    code, out, err = cli("predict", "--checkpoint", str(gunpoint_cnn), str(tmp_path / "short.npy"),
+                         str(tmp_path / "stretched.npy"), "--resample", "--json")
+    assert code == 0, err
+    short, stretched = json.loads(out)["predictions"]
+    assert short["resampled"] == {"from": 100, "to": 150} and "resampled" not in stretched
+    assert short["probabilities"] == pytest.approx(stretched["probabilities"], abs=1e-5)  # linear interpolation
+    code, out, err = cli("predict", "--checkpoint", str(gunpoint_cnn), str(tmp_path / "short.npy"), "--resample")
+    assert code == 0 and "resampled from 100 to 150 steps" in out, out + err
+
+
+def test_predict_reads_one_series_per_row(gunpoint_cnn: Path, tmp_path: Path) -> None:
+    """The usual CSV of time series (a row each) was refused with 'expected (length, 1)'; so was such an .npy."""
+    rows = np.random.default_rng(1).normal(size=(3, 150))
+    np.savetxt(tmp_path / "three.csv", rows, delimiter=",", fmt="%.5f")
+    np.save(tmp_path / "three.npy", rows)
+    for name in ("three.csv", "three.npy"):
+        code, out, err = cli("predict", "--checkpoint", str(gunpoint_cnn), str(tmp_path / name), "--json")
+        assert code == 0, err
+        preds = json.loads(out)["predictions"]
+        assert [p["input"] for p in preds] == [f"{name}:row {i}" for i in (1, 2, 3)]
+    csv_probs = [p["probabilities"] for p in json.loads(cli("predict", "--checkpoint", str(gunpoint_cnn),
+                                                              str(tmp_path / "three.csv"), "--json")[1])["predictions"]]
+    npy_probs = [p["probabilities"] for p in preds]
+    assert csv_probs == [pytest.approx(p, abs=1e-4) for p in npy_probs]
+
+
+def test_variable_length_models_take_shorter_sequences_but_not_longer() -> None:
+    import torch
+
+    from blobbotronic.data.inputs import conform
+    from blobbotronic.data.spec import Spec
+    from blobbotronic.errors import BlobError
+
+    spec = Spec("digits", "sequence", "classify", (6, 2), 2, classes="ab", extra={"variable_length": True})
+    x = torch.ones(2, 8, 2)
+    same = conform(spec, x, torch.tensor([3, 6]), ["a", "b"])
+    assert same[0] is x and same[2] == {}
+    with pytest.raises(BlobError, match="b: a series of 8 steps, but the model reads series of at most 6 steps"):
+        conform(spec, x, torch.tensor([3, 8]), ["a", "b"])
+    out, lengths, resampled = conform(spec, x, torch.tensor([3, 8]), ["a", "b"], resample=True)
+    assert out.shape == (2, 6, 2) and lengths.tolist() == [3, 6] and resampled == {"b": 8}

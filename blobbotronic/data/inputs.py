@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .. import guards
-from ..errors import BlobError
+from ..errors import BlobError, where
 from . import files, video
 from .spec import Spec
 from .transforms import apply_scaler
@@ -107,8 +107,9 @@ SEQUENCE_SUFFIXES = (".npy", ".npz", ".csv")
 
 @reads("sequence")
 def read_sequences(spec: Spec, paths: list[Path]) -> Batch:
-    """Files holding one (L, C) array each (.npy, .npz with one array or key 'x', or a numeric .csv);
-    a 3-D array (N, L, C) gives N sequences. Sequences of other lengths are zero-padded, with lengths."""
+    """Files of sequences (.npy, .npz with one array or key 'x', or a numeric .csv), each read as ``series_in``
+    says; sequences of other lengths are zero-padded, with lengths (``conform`` then checks them against the
+    model's length: predict refuses or, asked to, resamples them)."""
     arrays, names = [], []
     for path in paths:
         found = _sequence_arrays(path, spec)
@@ -129,15 +130,33 @@ def _sequence_arrays(path: Path, spec: Spec) -> list[np.ndarray]:
         finite = bool((np.abs(array) <= files.FLOAT32_MAX).all())  # NaN compares false
     if not finite:
         raise BlobError(f"{path}: holds NaN, infinite or too large values; a sequence must hold finite numbers.")
-    channels = spec.input_shape[-1]
+    return [a.astype(np.float32) for a in series_in(array, spec, path)]
+
+
+def series_in(array: np.ndarray, spec: Spec, path: Path | str) -> list[np.ndarray]:
+    """The (L, C) series an array holds, read the way a univariate file usually lays them out.
+
+    For a model of one channel: (L,) or (L, 1) is one series and (N, L) one series per row (the common CSV of
+    time series; a single row is one series); for C channels (L, C) is one series, a time step per row. A 3-D
+    array (N, L, C) holds N series either way.
+
+    >>> [a.shape for a in series_in(np.zeros((3, 150)), Spec("s", "sequence", "classify", (150, 1), 2), "x.csv")]
+    [(150, 1), (150, 1), (150, 1)]
+    """
+    length, channels = spec.input_shape[0], spec.input_shape[-1]
     if array.ndim == 1 and channels == 1:
         array = array[:, None]
+    elif array.ndim == 2 and channels == 1 and array.shape[1] > 1:
+        array = array[..., None]  # one series per row
     if array.ndim not in (2, 3) or array.shape[-1] != channels or array.shape[-2] == 0:
+        layouts = ("(length,) or (length, 1) for one series, (count, length) for one series per row, or "
+                   "(count, length, 1)" if channels == 1 else
+                   f"(length, {channels}) for one series, a time step per row, or (count, length, {channels})")
         raise BlobError(
-            f"{path}: holds an array of shape {array.shape}; expected (length, {channels}) for data set "
-            f"{spec.name!r}, or (count, length, {channels}) for several sequences."
+            f"{path}: holds an array of shape {array.shape}, but the model reads series of {length} steps with "
+            f"{channels} channel{'s' * (channels != 1)} (trained on data set {spec.name!r}); give {layouts}."
         )
-    return list(array.astype(np.float32)) if array.ndim == 3 else [array.astype(np.float32)]
+    return list(array) if array.ndim == 3 else [array]
 
 
 def _load_array(path: Path) -> np.ndarray:
@@ -161,17 +180,21 @@ def _load_array(path: Path) -> np.ndarray:
 
 
 def _load_csv(path: Path) -> np.ndarray:
-    """A numeric CSV, one row per time step; a first row that is not all numbers is taken as a header."""
-    table = files.read_table(path, header_row=False)
-    rows = table.rows
+    """A numeric CSV as an array, row by row (``series_in`` decides what a row is); a first row that is not all
+    numbers is taken as a header."""
+    table = files.read_table(path, header_row=False)  # rows of unequal width are refused there, by line
+    rows, lines = table.rows, table.lines
     if rows and any(files.parse_number(v) is None for v in rows[0]):
-        rows = rows[1:]
+        rows, lines = rows[1:], lines[1:]
     if not rows:
-        raise BlobError(f"{path}: holds no rows of numbers; a sequence CSV has one row per time step.")
-    try:
-        return np.array([[float(v) for v in row] for row in rows], dtype=np.float64).reshape(len(rows), -1)
-    except ValueError:
-        raise BlobError(f"{path}: a sequence CSV must hold only numbers, one row per time step.") from None
+        raise BlobError(f"{path}: holds no rows of numbers; a sequence CSV has one series per row, or (several "
+                        "channels) one row per time step.")
+    for row, line in zip(rows, lines, strict=True):
+        bad = next((v for v in row if files.parse_number(v) is None), None)
+        if bad is not None:
+            raise BlobError(f"{where(path, line)}: {bad!r} is not a number; a sequence CSV holds only numbers (a "
+                            "first row of names is read as a header).")
+    return np.array([[float(v) for v in row] for row in rows], dtype=np.float64)
 
 
 def _pad(spec: Spec, arrays: list[np.ndarray]) -> torch.Tensor:
@@ -189,6 +212,47 @@ def _lengths(spec: Spec, arrays: list[np.ndarray]) -> torch.Tensor | None:
     if all(n == spec.input_shape[0] for n in lengths):
         return None
     return torch.tensor(lengths, dtype=torch.long)
+
+
+def conform(spec: Spec, x: torch.Tensor, lengths: torch.Tensor | None, names: list[str],
+            resample: bool = False) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, int]]:
+    """Sequences checked against the model's length: exactly ``spec.input_shape[0]`` steps, or at most that for
+    a model trained on sequences of varying length (``extra['variable_length']``). Others are an error naming
+    them and the shape expected, or with ``resample`` are interpolated linearly to that length; the third value
+    maps each resampled input's name to its own length. Other modalities pass through unchanged."""
+    if spec.modality != "sequence":
+        return x, lengths, {}
+    want, channels = spec.input_shape[0], spec.input_shape[-1]
+    have = [want] * len(names) if lengths is None else [int(n) for n in lengths]
+    variable = bool(spec.extra.get("variable_length"))
+    wrong = [i for i, n in enumerate(have) if (n > want if variable else n != want)]
+    resampled = set(wrong)
+    if not wrong:
+        return x, lengths, {}
+    if not resample:
+        first = wrong[0]
+        others = [f"{names[i]} ({have[i]})" for i in wrong[1:4]] + (["..."] if len(wrong) > 4 else [])
+        also = f" ({len(wrong) - 1} more input{'s' * (len(wrong) > 2)} too: {', '.join(others)})" if others else ""
+        shape = f"{'at most' if variable else 'exactly'} {want} steps of {channels} channel{'s' * (channels != 1)}"
+        raise BlobError(
+            f"{names[first]}: a series of {have[first]} steps{also}, but the model reads series of {shape}, "
+            f"shape ({want}, {channels}), as it was trained on data set {spec.name!r}; it would answer a series of "
+            f"another length as confidently, and wrongly. Give series of {'up to ' if variable else ''}{want} "
+            f"values, or add --resample to interpolate each one linearly to {want} steps (the predictions then say "
+            "so)."
+        )
+    out = torch.zeros(len(names), want, channels)
+    for i, n in enumerate(have):
+        series = x[i, :n]
+        if i not in resampled:
+            out[i, :n] = series
+        elif n == 1:
+            out[i] = series.expand(want, channels)
+        else:
+            out[i] = torch.nn.functional.interpolate(series.T[None], size=want, mode="linear", align_corners=True)[0].T
+    have = [want if i in resampled else n for i, n in enumerate(have)]
+    new_lengths = None if all(n == want for n in have) else torch.tensor(have, dtype=torch.long)
+    return out, new_lengths, {names[i]: int(lengths[i]) for i in wrong}  # lengths is set: some differ
 
 
 # --- video: clip files, frame folders and .npy clips, read by data/video.py --------------------------

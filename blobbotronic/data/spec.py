@@ -212,9 +212,12 @@ def make_dataset(
     meta: dict[str, Any] | None = None,
 ) -> Dataset:
     """Build a Dataset from arrays: split train/val/test (stratified for classes), or, when a test
-    set is given, carve the validation split out of the training data."""
+    set is given, carve the validation split out of the training data. Given ``lengths`` (sequences of
+    varying length), the Spec records ``variable_length`` in its ``extra``."""
     x_t, y_t = _as_x(x, spec), _as_y(y, spec)
     len_t = None if lengths is None else torch.as_tensor(np.asarray(lengths), dtype=torch.long)
+    if len_t is not None:
+        spec.extra["variable_length"] = True  # kept with a checkpoint: predict then takes shorter sequences too
     strat = y_t.numpy() if spec.task == "classify" and y_t.ndim == 1 else None
     full = Split(x_t, y_t, len_t)
     try:

@@ -3,7 +3,8 @@
 ``predict(model, paths, skip_bad)`` returns ``(predictions, skipped)``: a class with its probabilities
 (classify), a value (regress, forecast), the tokens with one tag each and the entities they form (tag),
 or the greedy decoding as text (translate). Tag and translate read plain UTF-8 text files, one input
-per line (blank lines skipped), tokenised as the training text was (``spec.extra``).
+per line (blank lines skipped), tokenised as the training text was (``spec.extra``). Sequences must have
+the model's length (``data.inputs.conform``): others are refused, or resampled to it only when asked.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from ..errors import BlobError
 Prediction = dict[str, Any]
 
 
-def predict(model: nn.Module, paths: list[str | Path], skip_bad: bool = False) -> tuple[list[Prediction], list[str]]:
+def predict(model: nn.Module, paths: list[str | Path], skip_bad: bool = False,
+            resample: bool = False) -> tuple[list[Prediction], list[str]]:
     """Run ``model`` (evaluation mode) on the inputs in ``paths``; with ``skip_bad`` an unreadable file is
-    left out and named in the second value instead of stopping the prediction."""
+    left out and named in the second value instead of stopping the prediction. A sequence whose length the
+    model does not read is an error, or with ``resample`` is interpolated to it and its prediction records
+    ``resampled`` (``{"from": its length, "to": the model's}``)."""
     spec = model.spec
     model.eval()
     if spec.task in ("tag", "translate"):
@@ -29,17 +33,23 @@ def predict(model: nn.Module, paths: list[str | Path], skip_bad: bool = False) -
         with torch.no_grad():
             return (tag(model, lines) if spec.task == "tag" else translate(model, lines)), bad
     from ..data.bad_files import read_inputs_skipping
+    from ..data.inputs import conform
 
     x, lengths, names, bad = read_inputs_skipping(spec, list(paths), skip_bad)
+    x, lengths, resampled = conform(spec, x, lengths, names, resample)
     with torch.no_grad():
         out = model(x, lengths).float()
     if not spec.is_classification:
-        return [{"input": n, "value": v.tolist()} for n, v in zip(names, out, strict=True)], bad
-    preds = []
-    for name, p in zip(names, out.softmax(-1), strict=True):
-        k = int(p.argmax())
-        preds.append({"input": name, "label": spec.classes[k], "probability": float(p[k]),
-                      "probabilities": dict(zip(spec.classes, map(float, p), strict=True))})
+        preds = [{"input": n, "value": v.tolist()} for n, v in zip(names, out, strict=True)]
+    else:
+        preds = []
+        for name, p in zip(names, out.softmax(-1), strict=True):
+            k = int(p.argmax())
+            preds.append({"input": name, "label": spec.classes[k], "probability": float(p[k]),
+                          "probabilities": dict(zip(spec.classes, map(float, p), strict=True))})
+    for pred in preds:
+        if pred["input"] in resampled:
+            pred["resampled"] = {"from": resampled[pred["input"]], "to": spec.input_shape[0]}
     return preds, bad
 
 
@@ -138,4 +148,7 @@ def show_line(p: Prediction) -> tuple[str, str, str]:
     if "output" in p:
         return p["input"], f"{p['text']} -> {p['output']}", ""
     prob = f"{p['probability']:.3f}" if "probability" in p else ""
-    return p["input"], str(p.get("label", p.get("value"))), prob
+    name = p["input"]
+    if "resampled" in p:
+        name += f" (resampled from {p['resampled']['from']} to {p['resampled']['to']} steps)"
+    return name, str(p.get("label", p.get("value"))), prob
