@@ -106,6 +106,95 @@ def test_tiny_regression_and_sequence_files_train(tmp_path: Path) -> None:
         assert all(math.isfinite(v) for v in json.loads(out)["metrics"].values())
 
 
+# ---- every broken file of tests/bad_inputs, through the commands a user types -------------------------------
+
+
+def bad_inputs() -> list[str]:
+    """The corpus as it stands when the tests are collected (another change may add files to it)."""
+    return sorted(p.name for p in BAD.iterdir() if p.name not in NOT_INPUTS)
+
+
+def manifest() -> dict[str, dict]:
+    return {c["path"]: c for c in json.loads((BAD / "manifest.json").read_text())}
+
+
+def data_options(name: str) -> list[str]:
+    """``--data-option KEY=VALUE`` for each loader option the manifest lists for the file."""
+    case = manifest().get(name) or {}
+    return [arg for k, v in (case.get("options") or {}).items() for arg in ("--data-option", f"{k}={v}")]
+
+
+@pytest.mark.parametrize("name", bad_inputs())
+def test_train_on_a_bad_file_gives_one_paragraph(name: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a run that trains writes its checkpoint under ./blobbotronic-out
+    argv = ["train", "--data", str(BAD / name), "--model", "mlp", "--budget", "5 steps", *data_options(name)]
+    assert_clear(*cli(*argv), " ".join(argv))
+
+
+@pytest.mark.parametrize("name", bad_inputs())
+def test_compare_on_a_bad_file_gives_one_paragraph(name: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    argv = ["compare", "--data", str(BAD / name), "--models", "mlp", "--seeds", "1", "--budget", "5 steps",
+            "--store", str(tmp_path / "runs.db"), "--out", str(tmp_path / "report")]
+    assert_clear(*cli(*argv), " ".join(argv))
+
+
+def write_good_files(root: Path) -> dict[str, tuple[Path, list[str]]]:
+    """A small readable data set of each kind the corpus breaks, with the options to read it as the manifest's
+    predict cases expect (pets: a table; shapes: 8x8 grey images; waves: 10 steps of 2 channels; clips: 4 frames
+    of 8x8; texts: JSON lines)."""
+    from PIL import Image
+
+    from blobbotronic.data.video_gen import write_clip
+
+    rng = np.random.default_rng(0)
+    pets = root / "pets.csv"
+    pets.write_text("age,colour,species\n" + "".join(f"{20 + i},{['red', 'green', 'blue'][i % 3]},{'cd'[i % 2]}\n"
+                                                      for i in range(20)))
+    for i in range(12):
+        (root / "shapes" / "ab"[i % 2]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray((rng.random((8, 8)) * 255).astype(np.uint8)).save(root / "shapes" / "ab"[i % 2] / f"{i}.png")
+    np.savez(root / "waves.npz", x=rng.normal(size=(20, 10, 2)).astype(np.float32), y=np.arange(20) % 2)
+    for i in range(14):
+        write_clip(root / "clips" / "ab"[i % 2] / f"c{i}.avi", (rng.random((6, 16, 16)) * 255).astype(np.uint8))
+    texts = root / "texts.jsonl"
+    texts.write_text("".join(json.dumps({"text": f"word{i} and more", "label": "pn"[i % 2]}) + "\n" for i in range(20)))
+    return {"table": (pets, ["--data-option", "label=species"]), "image": (root / "shapes", []),
+            "sequence": (root / "waves.npz", []), "text": (texts, []),
+            "video": (root / "clips", ["--data-option", "frames=4", "--data-option", "size=8"])}
+
+
+@pytest.fixture(scope="module")
+def good_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    """kind -> (a checkpoint trained 5 steps on a good small file of that kind, that file)."""
+    root = tmp_path_factory.mktemp("good")
+    out = {}
+    for kind, (source, options) in write_good_files(root).items():
+        model = "cnn" if kind in ("image", "sequence") else "mlp"
+        code, _, err = cli("train", "--data", str(source), "--model", model, "--budget", "5 steps", "--quiet",
+                           "--save", str(root / f"ckpt-{kind}"), *options)
+        assert code == 0, err
+        out[kind] = (root / f"ckpt-{kind}", source)
+    return out
+
+
+@pytest.mark.parametrize("name", bad_inputs())
+def test_evaluate_and_predict_with_a_bad_file_give_one_paragraph(name: str, good_checkpoints, tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    """Each bad file as the data of ``evaluate`` and the input of ``predict``, for a checkpoint of every kind;
+    a bad checkpoint (the manifest's 'checkpoint' cases) is given to both with a good file instead."""
+    monkeypatch.chdir(tmp_path)
+    path = str(BAD / name)
+    if (manifest().get(name) or {}).get("via") == "checkpoint":
+        runs = [["evaluate", "--checkpoint", path], ["predict", "--checkpoint", path,
+                                                     str(good_checkpoints["table"][1])]]
+    else:
+        runs = [argv for ckpt, _ in good_checkpoints.values() for argv in
+                (["evaluate", "--checkpoint", str(ckpt), "--data", path], ["predict", "--checkpoint", str(ckpt), path])]
+    for argv in runs:
+        assert_clear(*cli(*argv), " ".join(argv))
+
+
 # ---- predict: the model's sequence length, or --resample ------------------------------------------------
 
 
