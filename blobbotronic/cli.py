@@ -301,6 +301,7 @@ def skip_bad_flag(sp: argparse.ArgumentParser) -> None:
 # Modules that add sub-commands: each has register(add) and decorates its runner with @command(name).
 COMMAND_MODULES = ["blobbotronic.compare.commands", "blobbotronic.explain.commands", "blobbotronic.claims.commands"]
 COMMAND_MODULES += ["blobbotronic.export_commands"]
+COMMAND_MODULES += ["blobbotronic.inspect_command"]
 
 
 def build_parser() -> argparse.ArgumentParser:

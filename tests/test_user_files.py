@@ -132,6 +132,13 @@ def test_train_on_a_bad_file_gives_one_paragraph(name: str, tmp_path: Path, monk
 
 
 @pytest.mark.parametrize("name", bad_inputs())
+def test_inspect_on_a_bad_file_gives_one_paragraph(name: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    argv = ["inspect", str(BAD / name), *data_options(name)]
+    assert_clear(*cli(*argv), " ".join(argv))
+
+
+@pytest.mark.parametrize("name", bad_inputs())
 def test_compare_on_a_bad_file_gives_one_paragraph(name: str, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     argv = ["compare", "--data", str(BAD / name), "--models", "mlp", "--seeds", "1", "--budget", "5 steps",
@@ -264,3 +271,73 @@ def test_variable_length_models_take_shorter_sequences_but_not_longer() -> None:
         conform(spec, x, torch.tensor([3, 8]), ["a", "b"])
     out, lengths, resampled = conform(spec, x, torch.tensor([3, 8]), ["a", "b"], resample=True)
     assert out.shape == (2, 6, 2) and lengths.tolist() == [3, 6] and resampled == {"b": 8}
+
+
+# ---- inspect: how a file is read, before training ---------------------------------------------------------
+
+
+def inspect_json(*argv: str) -> dict:
+    code, out, err = cli("inspect", *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def assert_counts_add_up(r: dict) -> None:
+    for split in ("train", "val", "test"):
+        assert sum(c[split] for c in r["classes"]) == r["splits"][split]
+
+
+def test_inspect_a_csv_shows_columns_types_classes_split_and_options(tmp_path: Path) -> None:
+    rows = "".join(f"{20 + i},{'' if i % 5 == 0 else 1.5 * i},{['red', 'green', 'blue'][i % 3]},{'cd'[i % 2]}\n"
+                   for i in range(30))
+    f = tmp_path / "pets.csv"
+    f.write_text("age,weight,colour,species\n" + rows)
+    r = inspect_json(str(f))
+    assert (r["modality"], r["task"], r["input_shape"], r["builtin"]) == ("table", "classify", [5], False)
+    types = {c["name"]: c["type"] for c in r["layout"]["columns"]}
+    assert types == {"age": "numeric", "weight": "numeric", "colour": "categorical", "species": "label (2 classes)"}
+    assert next(c for c in r["layout"]["columns"] if c["name"] == "weight")["missing"] == 6
+    assert [c["class"] for c in r["classes"]] == ["c", "d"] and sum(r["splits"].values()) == 30
+    assert_counts_add_up(r)
+    assert r["split"]["kind"] == "random" and r["split"]["seed"] == 0 and "stratified by class" in r["split"]["about"]
+    options = {o["name"]: o["value"] for o in r["options"]}
+    assert options["label"] == "species" and options["task"] == "classify" and "text" in options
+    assert any(o["set"] == "task=forecast" for o in r["other_readings"])
+    # an option changes the reading, and says it was given; another seed draws another split
+    r = inspect_json(str(f), "--data-option", "label=colour", "--seed", "3")
+    assert [c["class"] for c in r["classes"]] == ["blue", "green", "red"] and r["split"]["seed"] == 3
+    assert next(o for o in r["options"] if o["name"] == "label")["given"] is True
+    code, out, err = cli("inspect", str(f))  # the readable rendering
+    assert code == 0, err
+    assert "categorical" in out and "one-hot over blue, green, red" in out and "random with seed 0" in out
+
+
+def test_inspect_builtin_gunpoint_shows_the_published_split() -> None:
+    r = inspect_json("gunpoint")
+    assert (r["modality"], r["input_shape"], r["layout"]) == ("sequence", [150, 1], {"steps": 150, "channels": 1})
+    assert r["split"]["kind"] == "published" and r["splits"]["test"] == 150
+    assert r["lengths"] == {"variable": False, "steps": 150}
+    assert_counts_add_up(r)
+
+
+def test_inspect_an_image_folder(tmp_path: Path) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        (tmp_path / "imgs" / "ab"[i % 2]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray((rng.random((8, 10)) * 255).astype(np.uint8)).save(tmp_path / "imgs" / "ab"[i % 2] / f"{i}.png")
+    r = inspect_json(str(tmp_path / "imgs"))
+    assert r["modality"] == "image" and r["layout"] == {"channels": 1, "colour": "grey", "height": 8, "width": 10}
+    assert_counts_add_up(r)
+    assert {o["name"]: o["value"] for o in r["options"]} == {"size": "8x10", "grey": True, "skip_bad": False}
+    r = inspect_json(str(tmp_path / "imgs"), "--data-option", "size=4", "--data-option", "grey=false")
+    assert r["input_shape"] == [3, 4, 4]
+
+
+def test_inspect_notes_a_class_left_out_of_training(tmp_path: Path) -> None:
+    """Three rows of two classes split 1/1/1: inspect says which class no model could learn."""
+    f = tiny_csv(tmp_path / "three.csv", 3)
+    r = inspect_json(str(f))
+    untrained = [c["class"] for c in r["classes"] if c["train"] == 0]
+    assert len(untrained) == 1 and any(f"class {untrained[0]!r} has no training examples" in n for n in r["notes"])
