@@ -16,6 +16,7 @@ MODELS = Registry("model")
 from . import mlp, cnn, rnn, hybrid, attention, text, seq2seq, video  # noqa: E402,F401  (families register on import)
 from . import baselines  # noqa: E402,F401  (forecasting baselines: naive, seasonal_naive)
 from . import tsc  # noqa: E402,F401  (time-series classifiers: fcn, resnet1d, inception_time, lstm_fcn)
+from . import minirocket  # noqa: E402,F401  (random filters, never trained, with a closed-form readout)
 from . import minrnn, tcn  # noqa: E402,F401  (temporal convolutions: tcn; parallel-scan RNNs: mingru, minlstm)
 from .base import Model  # noqa: E402
 

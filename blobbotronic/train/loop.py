@@ -299,6 +299,10 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
     sign = 1.0 if higher else -1.0
     gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)  # dropout and other in-model randomness
+    # a model fitted in closed form (models/minirocket.py) fits here, once, on the whole training split and freezes
+    # what it fitted, so the loop only measures it; the fit's costs join the run's at the end
+    fitted = model.fit_readout(data.train.x, data.train.y, data.train.lengths) if hasattr(model, "fit_readout") \
+        else {}
 
     rule = getattr(model, "rule", None) == "perceptron"
     params = [p for p in model.parameters() if p.requires_grad]
@@ -453,6 +457,9 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
     if cfg.compile:
         cost["compile_seconds"] = compile_seconds
     cost.update(pretrained)  # pretrain_seconds (apart from train_seconds), its last loss and perplexity
+    if fitted:  # the closed-form fit's seconds are training time, and its working memory may be the run's peak
+        cost.update(fitted, train_seconds=train_seconds + fitted["fit_seconds"],
+                    memory_mb=max(cost.get("memory_mb", 0.0), fitted["fit_memory_mb"]))
     if device.type == "cuda":
         cost["peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     stopped = state.stop or "budget"

@@ -1,0 +1,157 @@
+"""minirocket (models/minirocket.py): PPV features equal hand-computed values, biases are the paper's quantiles,
+variable lengths count each series' own steps, and the model fits real series through fit()."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from blobbotronic.data import Spec
+from blobbotronic.errors import BlobError
+from blobbotronic.models import create
+from blobbotronic.models.minirocket import GOLDEN, KERNELS, MiniRocketTransform, kernel_weights
+
+POSITIONS = list(itertools.combinations(range(9), 3))  # kernel k weighs 2 at POSITIONS[k], -1 elsewhere
+
+
+def test_kernels_are_the_84_choices_of_three_twos():
+    w = kernel_weights()
+    assert w.shape == (84, 9) and set(w.unique().tolist()) == {-1.0, 2.0}
+    assert (w.sum(1) == 0).all()  # three 2s and six -1s: a constant series convolves to zero
+    assert {tuple(torch.nonzero(row == 2)[:, 0].tolist()) for row in w} == set(POSITIONS)
+
+
+def test_ppv_of_an_impulse_equals_hand_computed_values():
+    """A unit impulse at step 10 of 20: kernel k at dilation d gives its own weights back, reversed, at the steps
+    10 - (j - 4) d (j = 0..8): 2 at three of them, -1 at six, 0 elsewhere. With bias 0, the padded kernels count
+    3 positives in 20 steps; the others count only steps [4d, 20 - 4d)."""
+    t = MiniRocketTransform(20, 1, features=2 * KERNELS, max_dilations=2)
+    assert t.dilations == [1, 2] and t.counts == [1, 1]
+    x = torch.zeros(1, 1, 20)
+    x[0, 0, 10] = 1.0
+    feats = t(x)[0]
+    assert feats.shape == (168,)
+    # dilation 1: the nine steps 6..14 lie inside [4, 16), so the unpadded kernels see 3 positives in 12 steps
+    assert torch.allclose(feats[:42], torch.full((42,), 3 / 20))
+    assert torch.allclose(feats[42:84], torch.full((42,), 3 / 12))
+    # dilation 2: padded, 3 in 20; unpadded, only steps 8..11 count: step 10 holds weight j=4, step 8 weight j=5
+    assert torch.allclose(feats[84:126], torch.full((42,), 3 / 20))
+    for row, k in enumerate(t.order[1][42:].tolist()):
+        expected = ((4 in POSITIONS[k]) + (5 in POSITIONS[k])) / 4
+        assert feats[126 + row].item() == pytest.approx(expected), (k, POSITIONS[k])
+    # a bias of -0.5 also counts the zeros: 20 - 6 in 20 padded, 12 - 6 in 12 unpadded (dilation 1)
+    t2 = MiniRocketTransform(20, 1, features=2 * KERNELS, max_dilations=1)
+    assert t2.dilations == [1] and t2.counts == [2]
+    t2.biases.view(KERNELS, 2)[:, 1] = -0.5
+    f2 = t2(x)[0].view(KERNELS, 2)
+    assert torch.allclose(f2[:42], torch.tensor([3 / 20, 14 / 20]).expand(42, 2))
+    assert torch.allclose(f2[42:], torch.tensor([3 / 12, 6 / 12]).expand(42, 2))
+
+
+def test_biases_are_golden_ratio_quantiles_of_a_training_series():
+    """With one training series every kernel/dilation pair draws it; its biases are numpy's (linear) quantiles
+    of that kernel's zero-padded convolution at the fractional parts of i x golden ratio."""
+    torch.manual_seed(0)
+    series = torch.randn(1, 1, 30)
+    t = MiniRocketTransform(30, 1, features=4 * KERNELS, max_dilations=2)
+    t.fit_biases(series)
+    q = (np.arange(1, t.features + 1) * GOLDEN) % 1
+    s = series[0, 0].double().numpy()
+    for i, d, f, start in t.blocks():
+        padded = np.concatenate([np.zeros(4 * d), s, np.zeros(4 * d)])
+        for row, k in enumerate(t.order[i].tolist()):
+            w = kernel_weights()[k].double().numpy()
+            conv = np.array([w @ padded[p : p + 8 * d + 1 : d] for p in range(30)])
+            lo = start + row * f
+            np.testing.assert_allclose(t.biases[lo : lo + f].numpy(), np.quantile(conv, q[lo : lo + f]), rtol=1e-5,
+                                       atol=1e-5)
+
+
+def test_variable_lengths_count_each_series_own_steps_and_ignore_the_padding():
+    torch.manual_seed(0)
+    spec = Spec("v", "sequence", "classify", (40, 3), 2)
+    model = create("minirocket", spec, features=840)
+    lengths = torch.tensor([40, 33, 17, 9, 5, 3, 40])
+    x = torch.randn(7, 40, 3)
+    model.fit_readout(x, torch.tensor([0, 1, 0, 1, 0, 1, 1]), lengths)
+    x = x * (torch.arange(40)[None, :, None] < lengths[:, None, None])  # zero-padded, as loaders give it
+    together = model.forward_features(x, lengths)
+    for i, n in enumerate(lengths.tolist()):  # each series alone, cut to its own length
+        alone = model.forward_features(x[i : i + 1, :n], None)[0]
+        torch.testing.assert_close(together[i], alone, msg=f"series {i} of length {n}")
+    noisy = x + 5 * torch.rand_like(x) * (torch.arange(40)[None, :, None] >= lengths[:, None, None])
+    torch.testing.assert_close(model.forward_features(noisy, lengths), together)  # what lies beyond is never read
+
+
+def test_multivariate_kernels_sum_a_random_subset_of_one_to_nine_channels():
+    torch.manual_seed(0)
+    t = MiniRocketTransform(50, 12, features=KERNELS * 20)
+    used = (t.weights.view(len(t.dilations), KERNELS, 12, 9) != 0).any(-1).sum(-1)  # channels per kernel/dilation
+    assert used.min() >= 1 and used.max() <= 9 and len(used.unique()) > 3
+    one = MiniRocketTransform(50, 1, features=KERNELS * 20)
+    assert (one.weights.view(-1, 9) != 0).all()
+
+
+@pytest.fixture(scope="module")
+def gunpoint_run():
+    from blobbotronic.train import train
+
+    return train("gunpoint", "minirocket", seed=0, quiet=True, threads=1)
+
+
+def test_fits_gunpoint_through_fit_and_reports_its_cost(gunpoint_run):
+    run = gunpoint_run
+    assert run.metrics["accuracy"] >= 0.95, run.metrics  # aeon's MiniRocket: 0.993 on the same test split
+    assert run.stopped == "untrained" and run.cost["steps"] == 1  # fitted in closed form; one step to measure it
+    cost = run.cost
+    assert cost["features"] == 9996 and cost["readout"] == "ridge" and cost["alpha"] > 0
+    assert cost["train_seconds"] >= cost["fit_seconds"] >= cost["transform_seconds"] > 0
+    assert cost["fit_seconds"] >= cost["readout_seconds"] > 0
+    n_train = 40  # 80% of GunPoint's 50 published training series: their features alone take 40 x 9996 floats
+    assert cost["memory_mb"] >= cost["fit_memory_mb"] > n_train * 9996 * 4 / 2**20
+    assert cost["params"] == 2 * 9996 + 2  # the readout's fitted weights are counted, though never trained
+
+
+def test_multivariate_and_variable_length_sets_fit():
+    from blobbotronic.train import train
+
+    motions = train("basic_motions", "minirocket", seed=0, quiet=True, threads=1)  # 6 channels
+    assert motions.metrics["accuracy"] >= 0.9, motions.metrics  # aeon: 1.000
+    vowels = train("japanese_vowels", "minirocket", seed=0, quiet=True, threads=1)  # 12 channels, lengths 7-29
+    assert vowels.metrics["accuracy"] >= 0.95, vowels.metrics  # aeon, padded to equal lengths: 0.98
+
+
+def test_a_checkpoint_keeps_the_fitted_transform_and_readout(gunpoint_run, tmp_path):
+    from blobbotronic.data import load
+    from blobbotronic.train import load_checkpoint, save_checkpoint
+
+    test = load("gunpoint").test
+    model = gunpoint_run.model.eval()
+    save_checkpoint(model, tmp_path / "ckpt")
+    again, _ = load_checkpoint(tmp_path / "ckpt")
+    with torch.no_grad():
+        torch.testing.assert_close(again.eval()(test.x[:20]), model(test.x[:20]))
+
+
+def test_the_logistic_readout_fits_too():
+    from blobbotronic.data import load
+
+    ds = load("gunpoint")
+    torch.manual_seed(0)
+    model = create("minirocket", ds.spec, readout="logistic")
+    cost = model.fit_readout(ds.train.x, ds.train.y)
+    assert cost["readout"] == "logistic" and cost["l2"] > 0
+    with torch.no_grad():
+        accuracy = (model.eval()(ds.test.x).argmax(1) == ds.test.y).float().mean().item()
+    assert accuracy >= 0.9
+
+
+def test_bad_settings_say_what_would_do():
+    spec = Spec("s", "sequence", "classify", (30, 1), 2)
+    with pytest.raises(BlobError, match="at least one feature per kernel, so give 84 or more"):
+        create("minirocket", spec, features=50)
+    with pytest.raises(BlobError, match="at least 2 training series"):
+        create("minirocket", spec).fit_readout(torch.randn(1, 30, 1), torch.tensor([0]))
