@@ -95,6 +95,29 @@ def test_multivariate_kernels_sum_a_random_subset_of_one_to_nine_channels():
     assert (one.weights.view(-1, 9) != 0).all()
 
 
+
+@pytest.mark.parametrize("n,features,classes", [(30, 200, 2), (25, 300, 4), (60, 40, 3)])
+def test_ridge_readout_equals_scikit_learns_ridge_classifier_cv(n, features, classes):
+    """The paper's readout, StandardScaler(with_mean=False) then RidgeClassifierCV(alphas=logspace(-3, 3, 10)): the
+    same alpha and the same scores, by the n x n Gram matrix (n <= features) or the covariance (n > features)."""
+    pytest.importorskip("sklearn")
+    from sklearn.linear_model import RidgeClassifierCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from blobbotronic.models.minirocket import RIDGE_ALPHAS, ridge_cv
+
+    rng = np.random.default_rng(n)
+    x = (rng.random((n, features)) * rng.random(features) * 3).astype(np.float32)
+    y = np.arange(n) % classes
+    x[:, 0] += y  # one informative feature among noise
+    ref = make_pipeline(StandardScaler(with_mean=False), RidgeClassifierCV(alphas=np.array(RIDGE_ALPHAS))).fit(x, y)
+    w, b, notes = ridge_cv(torch.tensor(x), torch.tensor(y), classes)
+    assert notes["alpha"] == pytest.approx(ref[-1].alpha_)
+    new = rng.random((40, features)).astype(np.float32)
+    scores = (torch.tensor(new) @ w.T + b).numpy()
+    np.testing.assert_allclose(scores[:, 1] if classes == 2 else scores, ref.decision_function(new), atol=1e-4)
+
 @pytest.fixture(scope="module")
 def gunpoint_run():
     from blobbotronic.train import train
@@ -155,3 +178,66 @@ def test_bad_settings_say_what_would_do():
         create("minirocket", spec, features=50)
     with pytest.raises(BlobError, match="at least 2 training series"):
         create("minirocket", spec).fit_readout(torch.randn(1, 30, 1), torch.tensor([0]))
+
+
+# ---- the claim random-filters: its verdict follows the rule stated before the numbers ----------------------------
+
+
+def _evidence(cells: dict[tuple[str, str], tuple[list[float], float, float]]):
+    from blobbotronic.claims.base import Evidence
+
+    return Evidence({key: [{"seed": i, "metric": "accuracy", "metrics": {"accuracy": a},
+                            "cost": {"train_seconds": seconds, "memory_mb": memory}} for i, a in enumerate(accs)]
+                     for key, (accs, seconds, memory) in cells.items()})
+
+
+SETS = ("gunpoint", "italy_power_demand", "japanese_vowels")
+
+
+def _cells(rocket: list[float], fcn: list[float], rocket_seconds: float = 1.0, lstm: list[float] | None = None):
+    cells = {}
+    for ds in SETS:
+        cells[("minirocket", ds)] = (rocket, rocket_seconds, 30.0)
+        cells[("fcn", ds)] = (fcn, 20.0, 3.0)
+        if lstm is not None:
+            cells[("lstm", ds)] = (lstm, 40.0, 2.0)
+    return cells
+
+
+def test_random_filters_verdicts_follow_the_stated_rule(monkeypatch):
+    from blobbotronic.claims import random_filters as rf
+
+    close = rf.decide(_evidence(_cells([0.97, 0.98, 0.97], [0.98, 0.99, 0.98])))  # 1 point behind, 1/20 the time
+    assert close.verdict == "supported" and close.numbers["close_and_cheaper"] == 3
+    assert "at most 0.02 below" in close.rule and "at most 0.25x" in close.rule and "memory is reported" in close.rule
+    assert "0.05x its training time and 10x its memory" in close.key  # 1 s against 20; 30 MiB against 3
+    # trained filters clearly better: 5 points, the interval of the per-seed difference wholly below zero
+    behind = rf.decide(_evidence(_cells([0.90, 0.91, 0.92], [0.95, 0.96, 0.97])))
+    assert behind.verdict == "refuted" and behind.numbers["trained_better"] == 3
+    # as accurate but not at a fraction of the time: neither
+    slow = rf.decide(_evidence(_cells([0.98, 0.99, 0.98], [0.98, 0.99, 0.98], rocket_seconds=10.0)))
+    assert slow.verdict == "mixed" and slow.numbers["other"] == 3
+    # the margin decides: 5 points behind is 'close' under a margin of 6
+    monkeypatch.setattr(rf, "MARGIN", 0.06)
+    assert rf.decide(_evidence(_cells([0.90, 0.91, 0.92], [0.95, 0.96, 0.97]))).verdict == "supported"
+
+
+def test_random_filters_compares_with_the_better_trained_model():
+    from blobbotronic.claims import random_filters as rf
+
+    # the LSTM beats the FCN here, and minirocket trails the LSTM by 4 points: 'trained better' on every set
+    v = rf.decide(_evidence(_cells([0.93, 0.94, 0.93], [0.90, 0.91, 0.90], lstm=[0.97, 0.98, 0.97])))
+    assert v.verdict == "refuted"
+    assert {s["best_trained"] for s in v.numbers["per_set"].values()} == {"lstm"}
+    assert v.numbers["per_set"]["gunpoint"]["time_ratio"] == pytest.approx(1 / 40)
+
+
+def test_random_filters_quick_is_small():
+    """--quick: three sets, minirocket against the FCN only, 3 seeds (the whole claims suite must fit 5 minutes)."""
+    from blobbotronic.claims import CLAIMS
+
+    claim = CLAIMS.get("random-filters")
+    quick = {(a.label, ds) for a in claim.arms for ds in a.sources("quick")}
+    assert quick == {(m, ds) for m in ("minirocket", "fcn") for ds in SETS} and claim.seeds["quick"] == 3
+    assert {"mnist1d", *SETS} <= {ds for a in claim.arms for ds in a.sources("full")}
+    assert {a.label for a in claim.arms if a.sources("full")} == {"minirocket", "fcn", "lstm"}
