@@ -8,7 +8,7 @@ from typing import Any
 from ..errors import BlobError
 from ..registry import Registry
 from .builtin import DATASETS
-from . import series, forecast, text, translation, video, synthetic  # noqa: E402,F401  (built-ins register)
+from . import series, forecast, text, translation, video, synthetic, copy_memory  # noqa: E402,F401 (built-ins register)
 from .spec import MODALITIES, TASKS, Dataset, Spec, Split, TooFewToSplit, make_dataset, split_indices
 
 # File loaders register here by the suffixes they read ("" = a folder): loader(path, seed=..., **options).
