@@ -86,6 +86,19 @@ def test_variable_lengths_count_each_series_own_steps_and_ignore_the_padding():
     torch.testing.assert_close(model.forward_features(noisy, lengths), together)  # what lies beyond is never read
 
 
+
+def test_long_series_counted_time_last_give_the_same_features(monkeypatch):
+    from blobbotronic.models import minirocket
+
+    torch.manual_seed(0)
+    t = MiniRocketTransform(450, 2, features=8 * KERNELS)
+    x = torch.randn(5, 2, 450)
+    t.fit_biases(x)
+    assert 450 >= minirocket.LONG
+    long = t(x)
+    monkeypatch.setattr(minirocket, "LONG", 10**9)  # the general path, time first
+    torch.testing.assert_close(t(x), long)
+
 def test_multivariate_kernels_sum_a_random_subset_of_one_to_nine_channels():
     torch.manual_seed(0)
     t = MiniRocketTransform(50, 12, features=KERNELS * 20)

@@ -67,6 +67,7 @@ TEMPERATURES = tuple(10 ** (-1 + i / 20) for i in range(51))  # 0.1 .. 31.6: the
 MIB = 2**20
 CHUNK = 2**20  # convolution outputs computed and counted at a time (4 MiB of float32; measured best of 2^15-2^22)
 COUNT_CHUNK = 100_000  # values compared at once (400 KiB: in a core's L2 cache)
+LONG = 400  # steps from which series of one length are counted time last (equal at 427, 1.5x at 1,460)
 
 
 def kernel_weights() -> torch.Tensor:
@@ -119,24 +120,26 @@ def channel_subsets(n_dilations: int, channels: int) -> torch.Tensor:
     return mask
 
 
-def count_above(c: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """How many of each series' values exceed each bias, per kernel: c (B, T, K), b (K, f) -> float (B, K, f).
+def count_above(c: torch.Tensor, b: torch.Tensor, time_last: bool = False) -> torch.Tensor:
+    """How many of each series' values exceed each bias, per kernel: c (B, T, K) or, ``time_last``, (B, K, T), and
+    b (K, f) -> float (B, K, f).
 
     A few series at a time (about 100,000 values, in a core's cache), one bias at a time: each comparison is
     written as floats into one reused buffer and summed over time. On one CPU thread that ran at 2-3 x 10^9
     comparisons a second, where a boolean comparison summed as integers (torch's default) ran at a sixth of it.
     Short series with many biases (ItalyPowerDemand: 24 steps, 79 biases a kernel) compare every bias in one
     broadcast instead, 1.5x faster there: the per-bias loop's thousands of small calls cost more than its sums.
+    Long series read best with time last (contiguous runs of steps; ACSF1's 1,460 steps: 1.5x faster).
     """
-    B, T, K = c.shape
+    B, T, K = (c.shape[0], c.shape[2], c.shape[1]) if time_last else c.shape
     f = b.shape[1]
     out = torch.zeros(B, f, K, device=c.device)
     if B == 0 or T == 0:
         return out.transpose(1, 2)
-    cols = b.T.contiguous()  # (f, K)
-    wide = f >= 12 and T < 256
+    cols = b.T.contiguous()[..., None] if time_last else b.T.contiguous()  # (f, K, 1) or (f, K)
+    wide = f >= 12 and T < 256 and not time_last
     rows = max(1, 2 * COUNT_CHUNK // (K * T * f)) if wide else max(1, COUNT_CHUNK // (K * T))
-    buf = torch.empty(min(rows, B), T, *((f,) if wide else ()), K, device=c.device)
+    buf = torch.empty(min(rows, B), *c.shape[1:2], *((f,) if wide else ()), *c.shape[2:], device=c.device)
     for i in range(0, B, rows):
         part = c[i : i + rows].contiguous()  # strided inputs take torch's slow path: 5x slower here
         into, o = buf[: len(part)], out[i : i + rows]
@@ -146,18 +149,21 @@ def count_above(c: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
             continue
         for j in range(f):
             torch.gt(part, cols[j], out=into)
-            torch.sum(into, 1, out=o[:, j])
+            torch.sum(into, 2 if time_last else 1, out=o[:, j])
     return out.transpose(1, 2)
 
 
-def windows(x: torch.Tensor, d: int) -> torch.Tensor:
-    """What a kernel of 9 at dilation ``d`` sees at each step of zero-padded series: (B, C, L) -> (B, L, C x 9).
+def windows(x: torch.Tensor, d: int, time_last: bool = False) -> torch.Tensor:
+    """What a kernel of 9 at dilation ``d`` sees at each step of zero-padded series: (B, C, L) -> (B, L, C x 9), or
+    with ``time_last`` (B, C x 9, L).
 
     A convolution is then one matrix product with the kernels (C x 9, 84): on one CPU thread 2-3x faster than
-    conv1d's 84 thin output channels, and its output (B, L, 84) is in the layout the counting reads.
+    conv1d's 84 thin output channels, and its output is in the layout the counting reads.
     """
     B, C, L = x.shape
     seen = F.pad(x, (4 * d, 4 * d)).unfold(2, 8 * d + 1, 1)[..., ::d]  # (B, C, L, 9)
+    if time_last:
+        return seen.permute(0, 1, 3, 2).reshape(B, C * KERNEL, L)
     return seen.permute(0, 2, 1, 3).reshape(B, L, C * KERNEL)
 
 
@@ -222,6 +228,8 @@ class MiniRocketTransform(nn.Module):
 
     def _features(self, x: torch.Tensor, n: torch.Tensor | None, out: torch.Tensor) -> None:
         B, C, L = x.shape
+        if n is None and L >= LONG:
+            return self._long_features(x, out)
         h = KERNELS // 2
         t = torch.arange(L, device=x.device)
         for i, d, f, start in self.blocks():
@@ -248,6 +256,20 @@ class MiniRocketTransform(nn.Module):
             out[:, start : start + h * f] = padded.flatten(1)
             out[:, start + h * f : start + KERNELS * f] = fitting.flatten(1)
 
+    def _long_features(self, x: torch.Tensor, out: torch.Tensor) -> None:
+        """_features for long series of one length, time last: (84, C x 9) @ (B, C x 9, L) -> (B, 84, L)."""
+        B, C, L = x.shape
+        h = KERNELS // 2
+        for i, d, f, start in self.blocks():
+            w = self.weights[i].float()
+            b = self.biases[start : start + KERNELS * f].view(KERNELS, f).float()
+            seen = windows(x, d, time_last=True)  # (B, C x 9, L)
+            padded = count_above(torch.matmul(w[:h], seen), b[:h], time_last=True) / L
+            kept = seen[..., 4 * d : L - 4 * d] if L > 8 * d else seen
+            fitting = count_above(torch.matmul(w[h:], kept), b[h:], time_last=True) / kept.shape[2]
+            out[:, start : start + h * f] = padded.flatten(1)
+            out[:, start + h * f : start + KERNELS * f] = fitting.flatten(1)
+
     @torch.no_grad()
     def fit_biases(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> None:
         """Each kernel/dilation pair's biases: quantiles of its (zero-padded) convolution output over the real steps
@@ -258,9 +280,9 @@ class MiniRocketTransform(nn.Module):
         t = torch.arange(L, device=x.device)
         for i, d, f, start in self.blocks():
             pick = torch.randint(N, (KERNELS,)).to(x.device)
-            c = (windows(x[pick].float(), d) @ self.weights[i].float()[:, :, None])[..., 0].double()  # (84, L)
+            c = (windows(x[pick].float(), d) @ self.weights[i].float()[:, :, None])[..., 0]  # (84, L)
             m = n[pick]
-            s = c.masked_fill(t[None] >= m[:, None], math.inf).sort(1).values
+            s = c.masked_fill(t[None] >= m[:, None], math.inf).sort(1).values.double()
             pos = q[start : start + KERNELS * f].view(KERNELS, f) * (m[:, None] - 1)  # numpy's 'linear' quantile
             low = pos.floor().long()
             high = torch.minimum(low + 1, m[:, None] - 1)
