@@ -36,7 +36,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "bench" / "results" / "minirocket.json"
-sys.path.insert(0, str(ROOT))
 
 
 def _ucr() -> Any:
