@@ -8,7 +8,7 @@ from __future__ import annotations
 from .base import CLAIMS, Arm, Claim, ClaimResult, Evidence, Verdict, run_claim  # noqa: F401
 from . import (  # noqa: E402,F401  (each module registers its claims)
     applications, backprop_tabular, cnn_hierarchy, cnn_position, hybrids, memory, perceptron, pooling_cost,
-    random_filters, rnn_sequence, sequences,
+    random_filters, rnn_sequence, sequences, tcn_study,
 )
 
 
