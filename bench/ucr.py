@@ -228,7 +228,7 @@ def run_set(entry: dict[str, Any], models: list[str], seeds: list[int], budget: 
     details = model_details(comparison)
     mr = minirocket(entry, seeds)
     best = max(details, key=lambda d: d["accuracy"])  # the first of equals: summary order (rank, then mean)
-    return {"name": entry["name"], "source": entry["train"], "variable_length": entry["variable_length"],
+    return {"name": entry["name"], "source": shown(entry["train"]), "variable_length": entry["variable_length"],
             "best_model": best["model"], "best_accuracy": best["accuracy"],
             "minirocket_accuracy": mr["accuracy"], "minirocket_seconds": mr["seconds"],
             "wall_seconds": time.perf_counter() - start,
@@ -297,6 +297,12 @@ def bench(sets: str | list[str] | None = None, models: str | list[str] = DEFAULT
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(obj, indent=2) + "\n")
     return obj
+
+
+def shown(path: str) -> str:
+    """A data file as the JSON names it: from the installed package's folder on, never this machine's path."""
+    parts = Path(path).parts
+    return "/".join(parts[parts.index("site-packages") + 1:]) if "site-packages" in parts else Path(path).name
 
 
 def meta(models: list[str] | None, seeds: list[int], budget: str | None, store: Path, workers: int | None) -> dict:
