@@ -80,7 +80,8 @@ def test_windows_are_the_training_texts_and_the_corpus_never_validation_or_test(
 def test_peoples_daily_is_plain_text_encoded_with_the_data_sets_vocabulary():
     text = peoples_daily_text()
     assert len(text) > 1_500_000 and "/b" not in text and "新年讲话" in text
-    spec = text_dataset("tiny", ["新年好", "讲话了"], ["a", "b"], tokenizer="cjk").spec
+    # four texts (every split needs one since splits refuse to leave a part empty), each holding 新
+    spec = text_dataset("tiny", ["新年好", "新讲话", "新年讲话", "新话了"], ["a", "b", "a", "b"], tokenizer="cjk").spec
     ids = corpus_ids("peoples_daily", spec)
     vocab = spec.extra["vocab"]
     assert ids.dtype == torch.int64 and len(ids) > 1_500_000
