@@ -9,6 +9,11 @@ object). A benchmark prints numbers; no test asserts timings.
     python bench/train_speed.py                    # mlp, cnn, gru, lstm; 3 seeds each
     python bench/train_speed.py --models gru --steps 500 --seeds 1
     python bench/train_speed.py --compile          # blobbotronic's side with torch.compile (compile time apart)
+    python bench/train_speed.py --models mingru,gru,lstm --length 1000   # MNIST-1D stretched to 1,000 steps
+    python bench/train_speed.py --models mingru:layers=1,gru --length 1000 --seeds 1   # a model's parameters
+
+``--length L`` stretches every MNIST-1D series to L steps (linear interpolation), the same digits read more slowly,
+to measure how each model's training speed scales with the sequence length (default steps then: LENGTH_STEPS).
 """
 
 from __future__ import annotations
@@ -25,6 +30,24 @@ import blobbotronic as bb
 from blobbotronic.train import TrainConfig, fit, seed_everything
 
 DEFAULT_STEPS = {"mlp": 3000, "cnn": 1500, "gru": 1500, "lstm": 1500}
+LENGTH_STEPS = 100  # with --length: long sequences make every step slow; the rate settles well within 100 steps
+
+
+def stretched(ds: bb.Dataset, length: int) -> bb.Dataset:
+    """Every series resampled to ``length`` steps by linear interpolation (the same digits, read more slowly)."""
+    def one(split):
+        x = nn.functional.interpolate(split.x.transpose(1, 2), size=length, mode="linear", align_corners=True)
+        return type(split)(x.transpose(1, 2).contiguous(), split.y, split.lengths)
+
+    spec = bb.Spec(f"{ds.spec.name}@{length}", ds.spec.modality, ds.spec.task, (length, *ds.spec.input_shape[1:]),
+                   ds.spec.n_outputs, ds.spec.classes, extra=ds.spec.extra)
+    return bb.Dataset(spec, one(ds.train), one(ds.val), one(ds.test), ds.meta)
+
+
+def model_spec(text: str) -> tuple[str, dict[str, str]]:
+    """``mingru:layers=1,hidden=32`` -> ("mingru", {"layers": "1", "hidden": "32"})."""
+    name, _, opts = text.partition(":")
+    return name, dict(kv.split("=", 1) for kv in opts.split(",") if kv)
 
 
 class RefRNN(nn.Module):
@@ -67,19 +90,19 @@ class RefCNN(nn.Module):
         return self.head(self.body(x.transpose(1, 2)).mean(2))
 
 
-def reference_model(name: str, ds: bb.Dataset) -> nn.Module:
+def reference_model(name: str, ds: bb.Dataset, params: dict | None = None) -> nn.Module:
     if name == "gru":
         return RefRNN(nn.GRU)
     if name == "lstm":
         return RefRNN(nn.LSTM)
-    ours = bb.create_model(name, ds.spec)
+    ours = bb.create_model(name, ds.spec, **(params or {}))
     if name == "cnn":  # the same network, checked on a batch, written the usual way
         ref = RefCNN(ours)
         ours.eval(), ref.eval()
         with torch.no_grad():
             torch.testing.assert_close(ref(ds.test.x[:50]), ours(ds.test.x[:50]), atol=1e-5, rtol=1e-4)
         return ref
-    return ours  # mlp: blobbotronic's module is plain PyTorch already; the difference is the loop
+    return ours  # mlp, mingru, tcn: blobbotronic's module is plain PyTorch already; the difference is the loop
 
 
 def reference_loop(model: nn.Module, ds: bb.Dataset, steps: int, seed: int) -> float:
@@ -117,30 +140,35 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per model; rates and accuracies are means")
     ap.add_argument("--threads", type=int, help="blobbotronic's threads (default: its own default, 1)")
     ap.add_argument("--compile", action="store_true", help="blobbotronic with torch.compile")
+    ap.add_argument("--length", type=int, help="stretch MNIST-1D's 40 steps to this many (default steps: 100)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     ds = bb.load("mnist1d")
+    if args.length:
+        ds = stretched(ds, args.length)
     default_threads = torch.get_num_threads()
     rows = []
-    for name in args.models.split(","):
-        steps = args.steps or DEFAULT_STEPS.get(name, 1000)
+    for label in args.models.split(","):
+        name, params = model_spec(label)
+        steps = args.steps or (LENGTH_STEPS if args.length else DEFAULT_STEPS.get(name, 1000))
         ref_s = ours_s = ref_acc = ours_acc = 0.0
         for seed in range(args.seeds):  # interleaved: reference, then ours, seed by seed
             # the reference first, with PyTorch's default threads
             torch.set_num_threads(default_threads)
             seed_everything(seed)
-            ref = reference_model(name, ds)
+            ref = reference_model(name, ds, params)
             ref_s += reference_loop(ref, ds, steps, seed)
             ref_acc += accuracy(ref, ds)
             # blobbotronic: the same steps, its own defaults (threads, fused AdamW, no per-step sync)
             seed_everything(seed)
-            model = bb.create_model(name, ds.spec)
+            model = bb.create_model(name, ds.spec, **params)
             run = fit(model, ds, TrainConfig(budget=f"{steps} steps", patience=None, quiet=True, seed=seed,
                                              threads=args.threads, compile=args.compile))
             ours_s += run.cost["train_seconds"] * steps / (steps - (1 if args.compile else 0))
             ours_acc += run.metrics["accuracy"]
         n = args.seeds
-        rows.append({"model": name, "steps": steps, "seeds": n, "ref_steps_per_s": n * steps / ref_s,
+        rows.append({"model": label, "length": ds.spec.input_shape[0], "steps": steps, "seeds": n,
+                     "ref_steps_per_s": n * steps / ref_s,
                      "ours_steps_per_s": n * steps / ours_s, "speedup": ref_s / ours_s,
                      "ref_accuracy": ref_acc / n, "ours_accuracy": ours_acc / n,
                      "ref_threads": default_threads, "ours_threads": run.cost["threads"],
@@ -153,7 +181,8 @@ def main() -> None:
     from rich.table import Table
 
     t = Table("model", "steps", "reference steps/s", "blobbotronic steps/s", "speed-up", "reference acc", "our acc",
-              title="MNIST-1D training speed, batch 100 (same process, same steps; means over seeds)")
+              title=f"MNIST-1D training speed, {ds.spec.input_shape[0]} steps a series, batch 100 (same process, same "
+                    "steps; means over seeds)")
     for r in rows:
         t.add_row(r["model"], str(r["steps"]), f"{r['ref_steps_per_s']:.0f}", f"{r['ours_steps_per_s']:.0f}",
                   f"{r['speedup']:.2f}x", f"{r['ref_accuracy']:.3f}", f"{r['ours_accuracy']:.3f}")
