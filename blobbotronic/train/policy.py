@@ -150,7 +150,8 @@ def convergence(history: list[dict[str, float]], metric: str, higher: bool, best
     that ran out of budget while still improving, or after fewer than MIN_CHECKS checks, did not, and its
     suggested budget is twice its steps (at least MIN_CHECKS checks' worth).
     """
-    rising = stopped != "untrained" and improving(history, metric, higher)
+    # early stopping saw a plateau of its smoothed curve: a raw spike in the tail is not "still improving"
+    rising = stopped not in ("early", "untrained") and improving(history, metric, higher)
     every = max(1, steps // max(1, len(history)))  # steps between checks
     short = stopped not in ("early", "untrained") and len(history) < MIN_CHECKS
     converged = stopped in ("early", "untrained") or not (rising or short)
