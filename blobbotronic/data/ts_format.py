@@ -38,20 +38,25 @@ class TsData:
 # ---- reading ------------------------------------------------------------------------------------
 
 
-def read_ts(path: str | Path) -> TsData:
-    """Parse a .ts file; any departure from the format is a BlobError naming the file and the line."""
-    path = Path(path)
+def read_series_text(path: Path, valid: str) -> str:
+    """A series file's text (a BOM dropped), refused in one paragraph when too large, unreadable or not UTF-8;
+    ``valid`` says what the file should be."""
     guards.check_file_memory(path, "ts")  # a file too large to parse in memory is refused before it is read
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise BlobError(f"{path}: cannot be read ({e.strerror}).") from None
+        raise BlobError(f"{path}: cannot be read ({e.strerror or e}).") from None
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        raise BlobError(f"{where(path, line)}: byte 0x{raw[e.start]:02x} is not UTF-8 text; a .ts file is UTF-8 "
-                        "text.") from None
+        raise BlobError(f"{where(path, line)}: byte 0x{raw[e.start]:02x} is not UTF-8 text; {valid}.") from None
+
+
+def read_ts(path: str | Path) -> TsData:
+    """Parse a .ts file; any departure from the format is a BlobError naming the file and the line."""
+    path = Path(path)
+    text = read_series_text(path, "a .ts file is UTF-8 text")
     header: dict[str, str] = {}
     fmt: dict[str, Any] | None = None
     data = TsData(path, [], [], (), False, [])

@@ -29,11 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import guards
 from ..errors import BlobError, where
 from . import FILE_LOADERS
 from .spec import Dataset
-from .ts_format import TsData
+from .ts_format import TsData, read_series_text
 
 FIRST_LINE_BYTES = 4 * 2**20  # the first line is sniffed from at most this much of the file
 _SPLIT_NAME = re.compile(r"_(train|test)$", re.IGNORECASE)
@@ -103,17 +102,7 @@ def is_ucr_table(path: Path) -> bool:
 
 def read_ucr(path: Path) -> TsData:
     """Parse a UCR ``.tsv``/``.txt`` file into the TsData a ``.ts`` file would give; BlobError at the first fault."""
-    guards.check_file_memory(path, "ts")  # a file too large to parse in memory is refused before it is read
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise BlobError(f"{path}: cannot be read ({e.strerror or e}).") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise BlobError(f"{where(path, line)}: byte 0x{raw[e.start]:02x} is not UTF-8 text; a UCR file is plain text, "
-                        f"{_layout(path)}.") from None
+    text = read_series_text(path, f"a UCR file is plain text, {_layout(path)}")
     series, labels, lines = [], [], []
     width = first = None
     for number, line in enumerate(text.splitlines(), 1):

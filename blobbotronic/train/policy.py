@@ -118,8 +118,6 @@ class Plateau:
         self.lowest_loss = min(self.lowest_loss, train_loss)
         return falling
 
-    def state(self) -> dict[str, Any]:
-        return {"halvings": self.halvings, "stale_checks": self.stale}
 
 
 def improving(history: list[dict[str, float]], metric: str, higher: bool, tail: float = 0.25) -> bool:
