@@ -80,7 +80,8 @@ def make_copy_memory(lag: int = DEFAULT_LAG, n: int = DEFAULT_N, seed: int = 0) 
     ids, y = copy_memory_arrays(lag, n, np.random.default_rng(seed))
     x = np.eye(DELIMITER + 1, dtype=np.float32)[ids]  # (n, lag + 20, 10) one-hot
     spec = Spec(source_name(lag, n, seed), "sequence", "tag", x.shape[1:], len(CLASSES), classes=CLASSES,
-                extra={"task": "copy_memory", "lag": lag, "channels": [str(i) for i in range(DELIMITER + 1)],
+                extra={"task": "copy_memory", "stepwise": True, "lag": lag,
+                       "channels": [str(i) for i in range(DELIMITER + 1)],
                        "guess_loss": guess_loss(lag)})
     return make_dataset(spec, x, y, fractions=FRACTIONS, seed=seed)
 
@@ -95,7 +96,7 @@ def pixel_digits(permuted: bool) -> Dataset:
         return Split(split.x.flatten(1)[:, order].unsqueeze(-1).contiguous(), split.y, None)
 
     spec = Spec(name, "sequence", "classify", (28 * 28, 1), 10, classes=images.spec.classes,
-                extra={"task": name, "order": "permuted" if permuted else "row by row",
+                extra={"task": name, "stepwise": True, "order": "permuted" if permuted else "row by row",
                        **({"permutation_seed": PERMUTATION_SEED} if permuted else {})})
     return Dataset(spec, as_steps(images.train), as_steps(images.val), as_steps(images.test),
                    {"from": "mnist_5k"})

@@ -29,7 +29,8 @@ class Spec:
 
     ``n_outputs`` is the number of classes for ``classify`` and the number of targets for ``regress``.
     ``extra`` holds JSON-able details a loader needs to prepare new inputs the same way (scalers,
-    category codes, vocabularies).
+    category codes, vocabularies). ``extra["stepwise"]`` marks a sequence whose steps are the task's atomic
+    symbols (the adding problem, copy memory, digits pixel by pixel): recurrent models never read it in frames.
     """
 
     name: str

@@ -87,7 +87,8 @@ def make_adding(lag: int = DEFAULT_LAG, n: int = DEFAULT_N, seed: int = 0) -> Da
     _check("adding", lag, n, 2)
     x, y, _ = adding_arrays(int(lag), int(n), np.random.default_rng(seed))
     spec = Spec(source_name("adding", lag, n, seed), "sequence", "regress", (lag, 2), 1,
-                extra={"task": "adding", "lag": int(lag), "channels": ["value", "marker"], "solved_mse": 0.04,
+                extra={"task": "adding", "stepwise": True, "lag": int(lag), "channels": ["value", "marker"],
+                       "solved_mse": 0.04,
                        "mean_guess_mse": 1 / 6})
     return make_dataset(spec, x, y, fractions=FRACTIONS, seed=seed)
 
@@ -103,7 +104,8 @@ def make_temporal_order(lag: int = DEFAULT_LAG, n: int = DEFAULT_N, seed: int = 
     x, y, _ = temporal_order_arrays(int(lag), int(n), np.random.default_rng(seed))
     spec = Spec(source_name("temporal_order", lag, n, seed), "sequence", "classify", (lag, len(SYMBOLS)), 4,
                 classes=ORDER_CLASSES,
-                extra={"task": "temporal_order", "lag": int(lag), "channels": list(SYMBOLS), "solved_accuracy": 0.95})
+                extra={"task": "temporal_order", "stepwise": True, "lag": int(lag), "channels": list(SYMBOLS),
+                       "solved_accuracy": 0.95})
     return make_dataset(spec, x, y, fractions=FRACTIONS, seed=seed)
 
 

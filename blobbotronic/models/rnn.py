@@ -14,6 +14,36 @@ from .base import (BIGRAM_BUCKETS, TEXT_EMBED_DROPOUT, TEXT_TOKEN_DROPOUT, TEXT_
                    last_valid, length_mask, make_head, pool_time)
 
 SEQ = ("sequence", "image", "text", "video")
+# The most steps a recurrent model reads one at a time by default. A longer series is read in frames of
+# ceil(L / 256) consecutive steps (their values side by side), as speech is read in frames of samples: the
+# recurrence then runs 256 steps or fewer. Unframed, an LSTM over ACSF1's 1,460 steps took 500 CPU-s a run and
+# reached 0.47 test accuracy (3 seeds); see docs/experiments/training-policy.md for the framed numbers.
+# Data whose steps are the task's atomic symbols (the adding problem, copy memory, digits read pixel by pixel:
+# ``spec.extra["stepwise"]``) are never framed by default: reading them one step at a time is the point.
+MAX_STEPS = 256
+
+
+def frame_size(spec: Spec, frame: int) -> int:
+    """Steps per recurrent input step: ``frame`` when set (>= 1); for 0 ("auto"), ceil(L / MAX_STEPS) on series
+    longer than MAX_STEPS that are not step-wise tasks, else 1. Images, text and video are never framed."""
+    if frame:
+        return frame
+    if spec.modality != "sequence" or spec.extra.get("stepwise") or spec.task == "tag":
+        return 1
+    return max(1, math.ceil(spec.input_shape[0] / MAX_STEPS))
+
+
+def to_frames(x: torch.Tensor, lengths: torch.Tensor | None,
+              f: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(B, L, C) -> (B, ceil(L/f), f*C), zero-padded at the end, and each sequence's length in frames."""
+    if f == 1:
+        return x, lengths
+    B, L, C = x.shape
+    pad = -L % f
+    if pad:
+        x = nn.functional.pad(x, (0, 0, 0, pad))
+    x = x.reshape(B, (L + pad) // f, f * C)
+    return x, None if lengths is None else torch.div(lengths + f - 1, f, rounding_mode="floor")
 
 
 def reverse_within(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -246,7 +276,8 @@ class Recurrent(Model):
     """Shared body of the recurrent family: read the input as a sequence, run the cell, read out.
 
     ``readout="auto"`` reads the last real step's state, except on text, where it averages the outputs over
-    the real steps. Text only: each token's embedding plus a hashed embedding of the pair it ends
+    the real steps. ``frame``: read this many consecutive steps as one (0: auto, frames only on series longer
+    than MAX_STEPS, see above). Text only: each token's embedding plus a hashed embedding of the pair it ends
     (``bigrams`` buckets, 0 for none), ``embed_dropout`` on them, ``token_dropout`` of whole tokens, and weight
     decay 1.0 at lr 3e-3 (TEXT_TRAIN_DEFAULTS in models/base.py).
     """
@@ -270,17 +301,21 @@ class Recurrent(Model):
         bigrams: int = BIGRAM_BUCKETS,
         embed_dropout: float = TEXT_EMBED_DROPOUT,
         token_dropout: float = TEXT_TOKEN_DROPOUT,
+        frame: int = 0,
     ):
         super().__init__(spec)
+        if frame < 0:
+            raise ValueError(f"frame must be 0 (auto) or a number of steps >= 1, not {frame}")
         self.inputs = AsSequence(spec, bigrams=bigrams, embed_dropout=embed_dropout, token_dropout=token_dropout)
+        self.frame = frame_size(spec, frame)
         self.readout = readout if readout != "auto" else ("mean" if spec.modality == "text" else "last")
         if spec.modality == "text":
             self.train_defaults = {**self.train_defaults, **TEXT_TRAIN_DEFAULTS}
         if self.cell == "gru":
-            self.rnn = FastGRU(self.inputs.channels, hidden, layers, bidirectional)
+            self.rnn = FastGRU(self.inputs.channels * self.frame, hidden, layers, bidirectional)
         else:
             Cell = {"rnn": nn.RNN, "lstm": nn.LSTM}[self.cell]
-            self.rnn = Cell(self.inputs.channels, hidden, layers, batch_first=True,
+            self.rnn = Cell(self.inputs.channels * self.frame, hidden, layers, batch_first=True,
                             bidirectional=bidirectional, dropout=dropout if layers > 1 else 0.0)
         dim = hidden * (2 if bidirectional else 1)
         self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
@@ -292,12 +327,13 @@ class Recurrent(Model):
 
     def run(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-step outputs (B, L, D) and the final state (B, D) of the last layer."""
-        return run_rnn(self.rnn, self.inputs(x), lengths)
+        return run_rnn(self.rnn, *to_frames(self.inputs(x), lengths, self.frame))
 
     def forward_features(self, x, lengths=None):
         out, final = self.run(x, lengths)
         if self.readout != "last":
-            final = pool_time(out, length_mask(lengths, out.shape[1], out.device), self.readout)
+            frames = None if lengths is None else torch.div(lengths + self.frame - 1, self.frame, rounding_mode="floor")
+            final = pool_time(out, length_mask(frames, out.shape[1], out.device), self.readout)
         return self.drop(final)
 
 
