@@ -246,6 +246,6 @@ class ConvLSTM(Model):
         maps = maps.view(b, t, *maps.shape[1:])
         h = maps.new_zeros(b, self.cell.hidden, *maps.shape[3:])
         c = torch.zeros_like(h)
-        for frame in maps.unbind(1):  # unbind: no zero-filled gradient per step (shared/PERF.md)
+        for frame in maps.unbind(1):  # unbind: indexing x[:, t] would give each step a zero-filled gradient buffer
             h, c = self.cell(frame, (h, c))
         return h.flatten(1)  # (B, hidden * H' * W'): the final memory map
