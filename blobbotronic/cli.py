@@ -69,9 +69,9 @@ def console():
 
 @command("datasets")
 def cmd_datasets(args: argparse.Namespace) -> None:
-    from .data import DATASETS
+    from .catalogue import dataset_rows
 
-    rows = [{"name": n, **{k: v for k, v in DATASETS.tags(n).items() if k != "budget"}} for n in DATASETS]
+    rows = dataset_rows()
 
     def show(rows: list[dict]) -> None:
         from rich.table import Table
@@ -108,9 +108,9 @@ def cmd_models(args: argparse.Namespace) -> None:
             console().print(o["about"])
 
         return emit(args, obj, show)
-    rows = [{"name": n, "family": MODELS.tags(n).get("family", ""), "accepts": list(MODELS.tags(n).get("accepts", ())),
-             "presets": presets.PRESETS.names(model=n),
-             "about": (MODELS.get(n).__doc__ or "").strip().splitlines()[0]} for n in MODELS]
+    from .catalogue import model_rows
+
+    rows = model_rows()
     preset_rows = presets.listing(presets.COUNT_SPEC)  # parameter counts on MNIST-1D's shape (40 steps, 10 classes)
 
     def show_all(o: dict) -> None:
