@@ -70,7 +70,11 @@ def pareto_front(points: list[tuple[str, float, float]], higher: bool = True) ->
 
 def variants(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Rows grouped by (dataset, label). The label is the model name, made unique within a data set when
-    one model was run with several settings (``mlp #3fa2c1``) or package versions (``mlp @0.1.0``)."""
+    one model was run with several settings (``mlp (budget 200 steps)``, ``mlp (lr=0.01)``: the settings that
+    differ, see arm_names.py; ``mlp #3fa2c1`` only where the stored settings do not tell them apart) or package
+    versions (``mlp @0.1.0``)."""
+    from .arm_names import arm_names
+
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
         groups[(r["dataset"], r["model"], r["params_hash"], r["version"])].append(r)
@@ -79,9 +83,12 @@ def variants(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str,
         per_model[k[:2]].append(k)
     out = {}
     for (dataset, model), ks in per_model.items():
-        hashes, versions = {k[2] for k in ks}, {k[3] for k in ks}
+        versions = {k[3] for k in ks}
+        words = arm_names({k[2]: groups[k][0] for k in ks}) if len({k[2] for k in ks}) > 1 else {}
         for k in sorted(ks):
-            label = model + (f" #{k[2][:6]}" if len(hashes) > 1 else "") + (f" @{k[3]}" if len(versions) > 1 else "")
+            w = words.get(k[2], "")
+            label = model + (f" {w}" if w.startswith("#") else f" ({w})" if w else "") + \
+                (f" @{k[3]}" if len(versions) > 1 else "")
             out[(dataset, label)] = sorted(groups[k], key=lambda r: r["seed"])
     return out
 

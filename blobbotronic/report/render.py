@@ -1,7 +1,8 @@
 """render(rows, out_dir): the self-contained HTML report (plots inlined) and its Markdown twin with PNGs.
 
-Every string that came from a user (data set names, model labels, class names, settings) is escaped
-where it is written: ``html.escape`` for the page, entity and backslash escapes for Markdown.
+Both say the same things under the same headings. Every string that came from a user (data set names, model
+labels, class names, settings) is escaped where it is written: ``html.escape`` for the page; for Markdown,
+escape.md_escape (backslashes for Markdown's own markup, entities only for what would be read as HTML).
 """
 
 from __future__ import annotations
@@ -16,23 +17,15 @@ from typing import Any
 
 from ..compare.stats import analyze, convergence_warnings
 from ..errors import BlobError
-from . import plots
-from .tables import method_notes, pairs_table, ranked_table, verdict
+from . import peers, plots
+from .escape import md_escape
+from .tables import OFF_FRONT, dataset_lede, method_notes, pairs_lede, pairs_table, ranked_table, verdict
 from .templates import CSS, PAGE
 
 esc = html.escape
 TEXT_HEADERS = ("Pareto front", "tuned settings")
 NOT_CONVERGED = "Not converged: read the rankings below with care"
-
-
-def md_escape(s: Any) -> str:
-    """Text for a Markdown cell or paragraph: no raw HTML, no table breaks, no emphasis by accident.
-
-    >>> md_escape("<script>a|b_c</script>")
-    '&lt;script&gt;a\\\\|b\\\\_c&lt;/script&gt;'
-    """
-    s = html.escape(str(s), quote=False)
-    return re.sub(r"([\\|`*_\[\]])", r"\\\1", s).replace("\n", " ")
+NOTES = "How these numbers were made"
 
 
 def slug(name: str) -> str:
@@ -95,7 +88,7 @@ def _table_html(header: list[str], rows: list[list[str]], cls: str, text_cols: s
 
 
 def _interval_cells(analysis: dict[str, Any], rows: list[list[str]], col: int) -> dict[tuple[int, int], str]:
-    """The 95% interval column drawn as a small forest plot on a common scale."""
+    """The 95% interval column drawn as a small forest plot on a common scale, its numbers beside it."""
     es = analysis["entries"]
     lows = [e["ci_low"] if e["ci_low"] is not None else e["mean"] for e in es]
     highs = [e["ci_high"] if e["ci_high"] is not None else e["mean"] for e in es]
@@ -108,13 +101,15 @@ def _interval_cells(analysis: dict[str, Any], rows: list[list[str]], col: int) -
         width = max(0.8, pos(highs[i]) - pos(lows[i]))
         band = f'<span class="band" style="left:{pos(lows[i]):.1f}%;width:{width:.1f}%"></span>'
         dot = f'<span class="dot" style="left:{pos(e["mean"]):.1f}%"></span>'
-        out[(i, col)] = f'<span class="track" title="{esc(rows[i][col])}">{band}{dot}</span>'
+        out[(i, col)] = (f'<span class="track" aria-hidden="true">{band}{dot}</span>'
+                         f'<span class="ci">{esc(rows[i][col])}</span>')
     return out
 
 
 def _pareto_cells(rows: list[list[str]], col: int) -> dict[tuple[int, int], str]:
-    return {(i, col): f'<span class="front">★ {esc(r[col].replace(", ", " · "))}</span>' if r[col] else
-            '<span class="off">—</span>' for i, r in enumerate(rows)}
+    off = f'<span class="off">{esc(OFF_FRONT)}</span>'
+    return {(i, col): f'<span class="front">★ {esc(r[col].replace(", ", " · "))}</span>'
+            if r[col] not in ("", OFF_FRONT) else off for i, r in enumerate(rows)}
 
 
 def classes_of(rows: list[dict[str, Any]], dataset: str, limit: int = 24) -> str:
@@ -140,8 +135,27 @@ def _classes_html(rows: list[dict[str, Any]], dataset: str) -> str:
     return "".join(f'<p class="classes">{esc(line)}</p>' for line in lines)
 
 
+def _dataset_html(rows: list[dict[str, Any]], a: dict[str, Any], figs: list) -> str:
+    """One data set's section: heading, what was run, classes, ranked table, paired comparisons, figures."""
+    header, trows = ranked_table(a)
+    extra = {**_interval_cells(a, trows, 3), **_pareto_cells(trows, header.index("Pareto front"))}
+    sec = [f'<section class="dataset"><h2>{esc(a["dataset"])}</h2><p class="lede">{esc(dataset_lede(a))}.</p>',
+           _classes_html(rows, a["dataset"]),
+           _table_html(header, trows, "ranked", {1, *(i for i, h in enumerate(header) if h in TEXT_HEADERS)},
+                       first_row=True, extra=extra)]
+    if a["pairs"]:
+        ph, prows = pairs_table(a)
+        sec.append(f"<details open><summary><h3>Paired comparisons</h3> ({esc(pairs_lede(a))})</summary>"
+                   + _table_html(ph, prows, "pairs", {0, 5, 6}) + "</details>")
+    for _, data, caption in figs:
+        b64 = base64.b64encode(data).decode("ascii")
+        sec.append(f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{b64}">'
+                   f"<figcaption>{esc(caption)}</figcaption></figure>")
+    return "".join(sec) + "</section>"
+
+
 def _html(rows: list[dict[str, Any]], analyses: list[dict[str, Any]], figs: dict[str, list], meta: str,
-          title: str) -> str:
+          title: str, side: dict[str, Any] | None = None, picked: str = "") -> str:
     parts = [f"<header><h1>{esc(title)}</h1><p class=\"meta\">{esc(meta)}</p></header>"]
     warnings = convergence_warnings(rows)
     if warnings:  # before any ranking: an arm that had not converged is ranked on an unfinished run
@@ -149,30 +163,12 @@ def _html(rows: list[dict[str, Any]], analyses: list[dict[str, Any]], figs: dict
                      + "".join(f"<p>{esc(w)}</p>" for w in warnings) + "</section>")
     parts.append('<section class="verdict"><h2>Verdict</h2>' + "".join(f"<p>{esc(verdict(a))}</p>" for a in analyses)
                  + "</section>")
-    for a in analyses:
-        header, trows = ranked_table(a)
-        extra = {**_interval_cells(a, trows, 3), **_pareto_cells(trows, header.index("Pareto front"))}
-        n_runs = sum(e["n"] for e in a["entries"])
-        ns = sorted({e["n"] for e in a["entries"]})
-        seeds = f"{ns[0]} seed{'s' if ns[0] > 1 else ''} each" if len(ns) == 1 else f"{ns[0]}–{ns[-1]} seeds"
-        sec = [f'<section class="dataset"><h2>{esc(a["dataset"])}<small>{len(a["entries"])} models, {seeds}, '
-               f"{n_runs} runs, ranked by test {esc(a['metric'])}</small></h2>",
-               _classes_html(rows, a["dataset"]),
-               _table_html(header, trows, "ranked", {1, *(i for i, h in enumerate(header) if h in TEXT_HEADERS)},
-                           first_row=True, extra=extra)]
-        if a["pairs"]:
-            ph, prows = pairs_table(a)
-            sec.append(f"<details open><summary>Paired comparisons ({len(prows)} pair{'s' if len(prows) > 1 else ''}, "
-                       "same seeds)</summary>"
-                       + _table_html(ph, prows, "pairs", {0, 5, 6}) + "</details>")
-        for _, data, caption in figs[a["dataset"]]:
-            b64 = base64.b64encode(data).decode("ascii")
-            sec.append(f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{b64}">'
-                       f"<figcaption>{esc(caption)}</figcaption></figure>")
-        parts.append("".join(sec) + "</section>")
+    parts += [_dataset_html(rows, a, figs[a["dataset"]]) for a in analyses]
+    parts.append(peers.html(side))
+    chosen = f'<p class="chosen">{esc(picked)}</p>' if picked else ""
     notes = "".join(f"<li>{esc(n)}</li>" for n in method_notes(analyses))
-    parts.append(f'<footer><h2>How these numbers were made</h2><ul class="notes">{notes}</ul></footer>')
-    return PAGE.format(title=esc(title), css=CSS, body="\n".join(parts))
+    parts.append(f'<footer><h2>{esc(NOTES)}</h2>{chosen}<ul class="notes">{notes}</ul></footer>')
+    return PAGE.format(title=esc(title), css=CSS, body="\n".join(p for p in parts if p))
 
 
 # ---- Markdown -----------------------------------------------------------------------------------------
@@ -184,8 +180,22 @@ def _table_md(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _dataset_md(rows: list[dict[str, Any]], a: dict[str, Any], figs: list) -> list[str]:
+    """One data set's section, as in the HTML (its verdict is said once, under "Verdict")."""
+    out = [f"## {md_escape(a['dataset'])}", "", md_escape(dataset_lede(a)) + ".", ""]
+    for line in (classes_of(rows, a["dataset"]), skipped_of(rows, a["dataset"])):
+        if line:
+            out += [md_escape(line), ""]
+    out += [_table_md(*ranked_table(a)), ""]
+    if a["pairs"]:
+        out += ["### Paired comparisons", "", md_escape(pairs_lede(a)) + ".", "", _table_md(*pairs_table(a)), ""]
+    for stem, _, caption in figs:
+        out += [f"![{md_escape(caption)}]({stem}.png)", "", md_escape(caption), ""]
+    return out
+
+
 def _markdown(rows: list[dict[str, Any]], analyses: list[dict[str, Any]], figs: dict[str, list], meta: str,
-              title: str) -> str:
+              title: str, side: dict[str, Any] | None = None, picked: str = "") -> str:
     out = [f"# {md_escape(title)}", "", f"_{md_escape(meta)}_", ""]
     warnings = convergence_warnings(rows)
     if warnings:  # before any ranking, as in the HTML
@@ -193,16 +203,10 @@ def _markdown(rows: list[dict[str, Any]], analyses: list[dict[str, Any]], figs: 
     out += ["## Verdict", ""]
     out += [md_escape(verdict(a)) + "\n" for a in analyses]
     for a in analyses:
-        out += [f"## {md_escape(a['dataset'])}", "", md_escape(verdict(a)), ""]
-        for line in (classes_of(rows, a["dataset"]), skipped_of(rows, a["dataset"])):
-            if line:
-                out += [md_escape(line), ""]
-        out += [_table_md(*ranked_table(a)), ""]
-        if a["pairs"]:
-            out += ["### Paired comparisons", "", _table_md(*pairs_table(a)), ""]
-        for stem, _, caption in figs[a["dataset"]]:
-            out += [f"![{md_escape(caption)}]({stem}.png)", "", md_escape(caption), ""]
-    out += ["## How these numbers were made", ""] + [f"- {md_escape(n)}" for n in method_notes(analyses)]
+        out += _dataset_md(rows, a, figs[a["dataset"]])
+    out += [peers.markdown(side)] if side else []
+    out += [f"## {md_escape(NOTES)}", ""] + ([md_escape(picked), ""] if picked else [])
+    out += [f"- {md_escape(n)}" for n in method_notes(analyses)]
     return "\n".join(out) + "\n"
 
 
@@ -231,17 +235,10 @@ def render(rows: list[dict[str, Any]], out_dir: str | Path, store: str | Path | 
                       f"{len(analyses)} data set{'s' if len(analyses) != 1 else ''}")
     meta = (f"{len(rows)} runs · store {store or 'in memory'} · blobbotronic {__version__} · "
             f"written {datetime.now().strftime('%Y-%m-%d %H:%M')}")
-    from . import peers  # bench/peers.py's side-by-side rows, when it wrote them beside this report's folder
-
-    side = peers.load(out.parent / peers.PEERS_FILE.name)
-    notes = "## How these numbers were made"
+    side = peers.load(out.parent / peers.PEERS_FILE.name)  # bench/peers.py's rows, if written beside
     picked = "No models were named, so the default set for this data ran: " + "; ".join(
         f"{m} ({why})" for m, why in chosen or []) + "." if chosen else ""
-    md = _markdown(rows, analyses, figs, meta, title).replace(notes, peers.markdown(side) + notes, 1)
-    md = md.replace(notes, notes + "\n\n" + picked, 1) if picked else md
-    (out / "report.md").write_text(md, encoding="utf-8")
+    (out / "report.md").write_text(_markdown(rows, analyses, figs, meta, title, side, picked), encoding="utf-8")
     path = out / "report.html"
-    extra = peers.html(side) + (f"<p class=\"chosen\">{html.escape(picked)}</p>" if picked else "")
-    path.write_text(_html(rows, analyses, figs, meta, title).replace("<footer>", extra + "<footer>", 1),
-                    encoding="utf-8")
+    path.write_text(_html(rows, analyses, figs, meta, title, side, picked), encoding="utf-8")
     return path

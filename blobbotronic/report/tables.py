@@ -15,6 +15,7 @@ COST_COLUMNS = [("params", "params"), ("flops_per_sample", "FLOPs/sample"), ("tr
                 ("memory_mb", "memory MiB")]
 PARETO_WORDS = {"train_seconds": "time", "params": "params", "peak_rss_mb": "memory", "memory_mb": "memory"}
 SI_COLUMNS = {"flops_per_sample", "throughput"}
+OFF_FRONT = "—"  # the Pareto front cell of a model on no front
 
 
 def fmt(x: float | int | None, digits: int = 3) -> str:
@@ -128,6 +129,22 @@ def verdict(a: dict[str, Any]) -> str:
     return text
 
 
+def dataset_lede(a: dict[str, Any]) -> str:
+    """The line under a data set's heading: ``3 models, 2 seeds each, 6 runs, ranked by test accuracy``."""
+    n_runs = sum(e["n"] for e in a["entries"])
+    ns = sorted({e["n"] for e in a["entries"]})
+    seeds = f"{ns[0]} seed{'s' if ns[0] != 1 else ''} each" if len(ns) == 1 else f"{ns[0]}–{ns[-1]} seeds"
+    models = len(a["entries"])
+    return (f"{models} model{'s' if models != 1 else ''}, {seeds}, {n_runs} run{'s' if n_runs != 1 else ''}, "
+            f"ranked by test {a['metric']}")
+
+
+def pairs_lede(a: dict[str, Any]) -> str:
+    """The line under the paired comparisons' heading: ``3 pairs, same seeds``."""
+    n = len(a["pairs"])
+    return f"{n} pair{'s' if n != 1 else ''}, same seeds"
+
+
 def ranked_table(a: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the ranked table: rank, model, metric with interval, other metrics, costs."""
     entries = a["entries"]
@@ -142,7 +159,7 @@ def ranked_table(a: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for e in entries:
         ci = "—" if e["ci_low"] is None else f"{fmt(e['ci_low'])} – {fmt(e['ci_high'])}"
-        front = ", ".join(PARETO_WORDS.get(c, c.replace("_", " ")) for c in e["pareto"])
+        front = ", ".join(PARETO_WORDS.get(c, c.replace("_", " ")) for c in e["pareto"]) or OFF_FRONT
         row = [str(e["rank"]), e["model"], mean_pm(e), ci, str(e["n"]), *[fmt(e["metrics"].get(k)) for k in others],
                *[(si if k in SI_COLUMNS else fmt)(_num(e["cost"].get(k))) for k, _ in costs],
                steps_text(e.get("steps")), "unknown" if e.get("best_step") is None else f"{e['best_step']:,}",

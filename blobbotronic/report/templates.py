@@ -20,7 +20,7 @@ section.dataset { background: white; border: 1px solid var(--line); border-radiu
   margin-top: 26px; }
 section.dataset > h2 { margin-top: 16px; }
 section.dataset > h2 small { color: var(--muted); font-weight: 400; font-size: 13px; margin-left: 8px; }
-.lede { margin: 4px 0 14px; }
+.lede { margin: 0 0 10px; color: var(--muted); font-size: 13px; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; font-variant-numeric: tabular-nums; }
 th, td { padding: 7px 8px; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
@@ -37,10 +37,12 @@ th.rank { text-align: center; }
 .band { position: absolute; top: 2px; height: 6px; background: #97bbf5; border-radius: 3px; }
 .dot { position: absolute; top: 0; width: 10px; height: 10px; margin-left: -5px; border-radius: 50%;
   background: var(--accent); border: 1.5px solid white; }
+.ci { margin-left: 8px; color: var(--muted); font-size: 12px; }
 .front { color: #1b6b3a; font-size: 12px; }
 .off { color: var(--muted); }
 details { margin-top: 14px; }
 summary { cursor: pointer; color: var(--muted); font-weight: 600; font-size: 14px; }
+summary h3 { display: inline; margin: 0; font-size: 14px; }
 figure { margin: 18px 0 0; }
 figure img { max-width: 100%; height: auto; display: block; border: 1px solid var(--line); border-radius: 6px; }
 figcaption { color: var(--muted); font-size: 12.5px; margin-top: 4px; }
