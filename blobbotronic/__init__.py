@@ -5,17 +5,33 @@
 >>> run = bb.train(ds, "mlp", seed=0, quiet=True)
 >>> run.metrics["accuracy"]
 1.0
+
+The names below load on first use (PEP 562), so ``import blobbotronic`` and ``blobbotronic --help`` do not
+import torch.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-from .api import (  # noqa: E402
-    Budget, Dataset, Model, Run, Spec, TrainConfig, claims, compare, create_model, explain, fit, list_datasets,
-    list_models, load, load_checkpoint, params_schema, save_checkpoint, train,
-)
-from .data.ecosystem import from_arrays, from_frame  # noqa: E402
-from .errors import BlobError  # noqa: E402
+_API = ("Budget", "Dataset", "Model", "Run", "Spec", "TrainConfig", "claims", "compare", "create_model", "explain",
+        "fit", "list_datasets", "list_models", "load", "load_checkpoint", "params_schema", "save_checkpoint", "train")
+_WHERE = {**{name: ".api" for name in _API}, "from_arrays": ".data.ecosystem", "from_frame": ".data.ecosystem",
+          "BlobError": ".errors"}
 
-__all__ = ["BlobError", "Budget", "Dataset", "Model", "Run", "Spec", "TrainConfig", "claims", "compare",
-           "create_model", "explain", "fit", "list_datasets", "list_models", "load", "load_checkpoint", "params_schema", "save_checkpoint", "train"]
-__all__ += ["from_arrays", "from_frame"]
+__all__ = ["BlobError", *_API, "from_arrays", "from_frame"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'blobbotronic' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name], __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -81,11 +81,26 @@ def test_paper_presets_match_the_papers_parameter_counts():
 def test_bad_presets_fail_when_registered():
     with pytest.raises(BlobError, match="no parameter 'wdth'"):
         preset("bad_preset_params", "fcn", {"wdth": 3}, about="")
-    with pytest.raises(ValueError, match="not training settings"):
-        preset("bad_preset_train", "fcn", about="", epochs=3)
     with pytest.raises(ValueError, match="hide the model"):
         preset("fcn", "cnn", about="")
-    assert "bad_preset_params" not in PRESETS and "bad_preset_train" not in PRESETS
+    assert "bad_preset_params" not in PRESETS
+
+
+def test_every_presets_training_settings_are_trainconfig_fields():
+    from blobbotronic.models.presets import training_settings
+
+    for name in PRESETS:
+        assert set(PRESETS.get(name).train) <= training_settings(), name
+
+
+def test_a_preset_with_an_unknown_training_setting_fails_when_used(monkeypatch):
+    from blobbotronic.models import presets
+    from blobbotronic.registry import Registry
+
+    monkeypatch.setattr(presets, "PRESETS", Registry("preset"))  # the real registry stays clean
+    preset("bad_preset_train", "fcn", about="", epochs=3)
+    with pytest.raises(ValueError, match="not training settings"):
+        configure("bad_preset_train")
 
 
 @pytest.mark.parametrize("name", SERIES)

@@ -45,16 +45,12 @@ class Preset:
 
 def preset(name: str, model: str, params: dict[str, Any] | None = None, *, about: str, data: str | None = None,
            **train: Any) -> Preset:
-    """Register a preset; its parameters and training settings are checked now, not at first use."""
-    from ..train.loop import TrainConfig
-
+    """Register a preset; its parameters are checked now, not at first use. Its training settings are checked
+    against TrainConfig when a run uses them (``configure``), and for every registered preset by
+    tests/test_presets.py: models sit below train, so registering a model does not import the training loop."""
     if name in MODELS:
         raise ValueError(f"preset {name!r} would hide the model of the same name")
     resolve_params(model, params)  # unknown or ill-typed parameters fail at import, in tests
-    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"seed", "device", "quiet", "threads"}
-    unknown = sorted(set(train) - fields)
-    if unknown:
-        raise ValueError(f"preset {name!r}: {unknown} are not training settings ({sorted(fields)})")
     p = Preset(name, model, dict(params or {}), train, about, data)
     PRESETS.register(name, model=model, family=MODELS.tags(model).get("family", ""), data=data)(p)
     return p
@@ -68,6 +64,13 @@ def resolve(name: str, params: dict[str, Any] | None = None) -> tuple[str, dict[
     return p.model, {**p.params, **(params or {})}, p
 
 
+def training_settings() -> set[str]:
+    """The TrainConfig fields a preset may set (not the seed, device, progress or threads of one run)."""
+    from ..train.loop import TrainConfig
+
+    return {f.name for f in dataclasses.fields(TrainConfig)} - {"seed", "device", "quiet", "threads"}
+
+
 def configure(name: str, config: Any = None, overrides: dict[str, Any] | None = None) -> Any:
     """The TrainConfig for training ``name``: a preset's settings fill every field the caller left at its default.
 
@@ -79,6 +82,9 @@ def configure(name: str, config: Any = None, overrides: dict[str, Any] | None = 
     _, _, p = resolve(name)
     if p is None:
         return config
+    unknown = sorted(set(p.train) - training_settings())
+    if unknown:
+        raise ValueError(f"preset {p.name!r}: {unknown} are not training settings ({sorted(training_settings())})")
     base = config or TrainConfig()
     defaults = TrainConfig()
     chosen = {k: v for k, v in p.train.items()
