@@ -54,3 +54,24 @@ def test_padding_past_a_length_does_not_reach_a_framed_model():
     lengths = torch.tensor([300, 600])
     with torch.no_grad():
         assert torch.allclose(model(x, lengths), model(noisy, lengths), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
+def test_the_tag_task_gets_one_output_per_step_that_sees_only_the_past(name):
+    spec = Spec("c", "sequence", "tag", (400, 3), 5)
+    model = create(name, spec).eval()
+    assert model.frame == 1  # never framed: one output per step
+    x = torch.randn(2, 400, 3)
+    changed = x.clone()
+    changed[:, 300:] = 5.0
+    with torch.no_grad():
+        out, later = model(x), model(changed)
+    assert out.shape == (2, 400, 5)
+    assert torch.allclose(out[:, :300], later[:, :300], atol=1e-6) and not torch.allclose(out[:, 300:], later[:, 300:])
+
+
+def test_a_frame_on_the_tag_task_is_refused_in_words():
+    from blobbotronic.errors import BlobError
+
+    with pytest.raises(BlobError, match="one output per step"):
+        create("lstm", Spec("c", "sequence", "tag", (400, 3), 5), frame=2)

@@ -9,11 +9,13 @@ import torch
 from torch import nn
 
 from ..data.spec import Spec
+from ..errors import BlobError
 from . import MODELS, native
 from .base import (BIGRAM_BUCKETS, TEXT_EMBED_DROPOUT, TEXT_TOKEN_DROPOUT, TEXT_TRAIN_DEFAULTS, AsSequence, Model,
                    last_valid, length_mask, make_head, pool_time)
 
 SEQ = ("sequence", "image", "text", "video")
+TASKS = ("classify", "regress", "forecast", "tag")  # tag: one output per step (copy memory, entity tags)
 # The most steps a recurrent model reads one at a time by default. A longer series is read in frames of
 # ceil(L / 256) consecutive steps (their values side by side), as speech is read in frames of samples: the
 # recurrence then runs 256 steps or fewer. Unframed, an LSTM over ACSF1's 1,460 steps took 500 CPU-s a run and
@@ -276,7 +278,7 @@ class Recurrent(Model):
     """Shared body of the recurrent family: read the input as a sequence, run the cell, read out.
 
     ``readout="auto"`` reads the last real step's state, except on text, where it averages the outputs over
-    the real steps. ``frame``: read this many consecutive steps as one (0: auto, frames only on series longer
+    the real steps; the tag task gets one output per step. ``frame``: read this many consecutive steps as one (0: auto, frames only on series longer
     than MAX_STEPS, see above). Text only: each token's embedding plus a hashed embedding of the pair it ends
     (``bigrams`` buckets, 0 for none), ``embed_dropout`` on them, ``token_dropout`` of whole tokens, and weight
     decay 1.0 at lr 3e-3 (TEXT_TRAIN_DEFAULTS in models/base.py).
@@ -304,10 +306,12 @@ class Recurrent(Model):
         frame: int = 0,
     ):
         super().__init__(spec)
-        if frame < 0:
-            raise ValueError(f"frame must be 0 (auto) or a number of steps >= 1, not {frame}")
+        if frame > 1 and spec.task == "tag":
+            raise BlobError(f"{type(self).__name__.lower()}: frame={frame} cannot serve the tag task of "
+                            f"{spec.name!r}, which needs one output per step; use frame=1 or leave it at 0 (auto).")
         self.inputs = AsSequence(spec, bigrams=bigrams, embed_dropout=embed_dropout, token_dropout=token_dropout)
-        self.frame = frame_size(spec, frame)
+        self.frame = frame_size(spec, frame)  # 1 for the tag task: one output per step
+        self.per_step = spec.task == "tag"
         self.readout = readout if readout != "auto" else ("mean" if spec.modality == "text" else "last")
         if spec.modality == "text":
             self.train_defaults = {**self.train_defaults, **TEXT_TRAIN_DEFAULTS}
@@ -331,13 +335,15 @@ class Recurrent(Model):
 
     def forward_features(self, x, lengths=None):
         out, final = self.run(x, lengths)
+        if self.per_step:
+            return self.drop(out)  # (B, L, D): the head maps each step
         if self.readout != "last":
             frames = None if lengths is None else torch.div(lengths + self.frame - 1, self.frame, rounding_mode="floor")
             final = pool_time(out, length_mask(frames, out.shape[1], out.device), self.readout)
         return self.drop(final)
 
 
-@MODELS.register("rnn", accepts=SEQ, family="recurrent")
+@MODELS.register("rnn", accepts=SEQ, family="recurrent", tasks=TASKS)
 class VanillaRNN(Recurrent):
     """Vanilla (Elman) RNN: h_t = tanh(W x_t + U h_{t-1} + b); the output is fed back as the next state.
 
@@ -350,7 +356,7 @@ class VanillaRNN(Recurrent):
     cell = "rnn"
 
 
-@MODELS.register("lstm", accepts=SEQ, family="recurrent")
+@MODELS.register("lstm", accepts=SEQ, family="recurrent", tasks=TASKS)
 class LSTM(Recurrent):
     """Long short-term memory: a cell state guarded by input, forget and output gates.
 
@@ -363,7 +369,7 @@ class LSTM(Recurrent):
     cell = "lstm"
 
 
-@MODELS.register("gru", accepts=SEQ, family="recurrent")
+@MODELS.register("gru", accepts=SEQ, family="recurrent", tasks=TASKS)
 class GRU(Recurrent):
     """Gated recurrent unit: an LSTM simplified to two gates (reset, update) and no separate cell.
 
