@@ -9,6 +9,7 @@ from ..errors import BlobError
 from ..registry import Registry
 from .builtin import DATASETS
 from . import series, forecast, text, translation, video, synthetic, copy_memory  # noqa: E402,F401 (built-ins register)
+from . import audio, audio_words  # noqa: E402,F401  (folders of sound files: load and read_inputs hand them on)
 from .spec import MODALITIES, TASKS, Dataset, Spec, Split, TooFewToSplit, make_dataset, split_indices
 
 # File loaders register here by the suffixes they read ("" = a folder): loader(path, seed=..., **options).
@@ -41,6 +42,8 @@ def load(source: str | Path, seed: int = 0, **options: Any) -> Dataset:
             f"{name!r} is neither a built-in data set nor an existing file or folder. "
             f"Built-in data sets: {', '.join(DATASETS)}. Files read: {kinds}."
         )
+    if audio.is_audio_folder(path, options):
+        return audio.load_audio_folder(path, seed=seed, **options)
     key = "" if path.is_dir() else "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
     task_key = f"{key}:{options.get('task')}"  # a loader for one task of a file type (".csv:forecast") goes first
     if task_key not in FILE_LOADERS and key not in FILE_LOADERS:
@@ -93,6 +96,8 @@ def read_inputs(spec: Spec, paths: list[str | Path]) -> Any:
     _register_file_loaders()
     from . import inputs
 
+    if audio.reads_inputs(spec):
+        return audio.read_audio_inputs(spec, paths)
     return inputs.read(spec, [Path(p) for p in paths])
 
 

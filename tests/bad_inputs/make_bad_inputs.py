@@ -419,6 +419,7 @@ def define_cases() -> None:
     )
     case("conll_only_o.conll", "no entities at all", ("every token is tagged O",))(text("a\tO\n\nb\tO\n\nc\tO\n"))
     video_cases()
+    audio_cases()
     reliability_cases()
 
 
@@ -464,6 +465,69 @@ def video_cases() -> None:
     )
     case("video_flat.npy", "a 2-D array where a clip (T, H, W) belongs", ("(T, H, W)",), spec=VIDEO_SPEC)(
         lambda p: p.write_bytes(npy(np.zeros((4, 8), np.float32)))
+    )
+
+
+# --- sound files and folders of them (data/audio.py) -----------------------------------------------
+AUDIO_SPEC = {"name": "chirps", "modality": "sequence", "task": "classify", "input_shape": [21, 13], "n_outputs": 2,
+              "classes": ["a", "b"], "extra": {
+                  "audio": {"view": "frames", "features": "mfcc", "rate": 8000, "samples": 1600, "channels": 1,
+                            "mono": True, "n_mels": 20, "n_mfcc": 13, "deltas": False, "window_ms": 25.0,
+                            "hop_ms": 10.0},
+                  "scaler": {"mean": [0.0] * 13, "std": [1.0] * 13}}}
+
+
+def wav_bytes(samples: np.ndarray, rate: int = 8000, bits: int = 16, tag: int = 1) -> bytes:
+    """A RIFF WAV file written by hand (so that its header can say anything): mono samples in [-1, 1]."""
+    data = (samples * 32767).astype("<i2").tobytes() if bits == 16 else bytes(len(samples) * ((bits + 7) // 8))
+    block = (bits + 7) // 8
+    fmt = struct.pack("<HHIIHH", tag, 1, rate, rate * block, block, bits)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def chirp_wav(seed: int, seconds: float = 0.2) -> bytes:
+    t = np.arange(int(8000 * seconds)) / 8000
+    return wav_bytes(0.5 * np.sin(2 * np.pi * (300 + 200 * seed) * t * (1 + t)))
+
+
+def audio_cases() -> None:
+    ok = {f"{c}/{c}{i}.wav": chirp_wav(k * 2 + i) for k, c in enumerate("ab") for i in range(2)}
+    whole = chirp_wav(5, seconds=0.5)
+    case("audio_truncated", "a/cut.wav is cut to 40% of its bytes", ("cut.wav", "truncated", "promises 0.50 s"))(
+        image_folder({**ok, "a/cut.wav": whole[: len(whole) * 2 // 5]})
+    )
+    case("audio_empty_file", "a/empty.wav has zero bytes", ("empty.wav", "empty (0 bytes)"))(
+        image_folder({**ok, "a/empty.wav": b""})
+    )
+    case("audio_text_as_wav", "a/notes.wav is a text file renamed .wav", ("notes.wav", "this is text", "RIFF"))(
+        image_folder({**ok, "a/notes.wav": b"Meeting notes: call back on Monday.\n"})
+    )
+    case("audio_silent", "b/quiet.wav holds only zeros", ("quiet.wav", "silent", "digital silence"))(
+        image_folder({**ok, "b/quiet.wav": wav_bytes(np.zeros(1600))})
+    )
+    case("audio_12bit", "b/odd.wav declares 12-bit integer samples", ("odd.wav", "wrong sample format", "12-bit"))(
+        image_folder({**ok, "b/odd.wav": wav_bytes(np.zeros(800), bits=12)})
+    )
+    case("audio_unknown_codec", "b/codec.wav declares format tag 0x1234", ("codec.wav", "wrong sample format",
+                                                                           "0x1234"))(
+        image_folder({**ok, "b/codec.wav": wav_bytes(np.zeros(800), tag=0x1234)})
+    )
+    case("audio_no_sound_files", "class folders hold only text notes, read with a sound option",
+         ("no sound files", ".wav"), options={"view": "frames"})(
+        image_folder({"a/1.txt": b"a\n", "b/2.txt": b"b\n"})
+    )
+    case("audio_too_long", "clips cut to 1,000,000 s each would not fit in memory",
+         ("refused before loading", "would need about"), options={"seconds": "1000000"})(image_folder(ok))
+    case("audio_garbage.wav", "random bytes named .wav", ("not a WAV file",), spec=AUDIO_SPEC)(
+        lambda p: p.write_bytes(np.random.default_rng(9).bytes(300))
+    )
+    case("audio_truncated.wav", "a .wav cut to 40% of its bytes", ("truncated",), spec=AUDIO_SPEC)(
+        lambda p: p.write_bytes(whole[: len(whole) * 2 // 5])
+    )
+    case("audio_empty.wav", "a .wav of zero bytes", ("empty (0 bytes)",), spec=AUDIO_SPEC)(lambda p: p.write_bytes(b""))
+    case("audio_text.wav", "a text file renamed .wav", ("this is text",), spec=AUDIO_SPEC)(
+        lambda p: p.write_bytes(b"not sound at all\n")
     )
 
 
