@@ -58,6 +58,13 @@ def _jsonable(o: Any) -> Any:
     return str(o)
 
 
+def reflow(doc: str) -> str:
+    """A docstring as paragraphs the terminal can wrap: dedented, each paragraph's lines joined."""
+    import inspect
+
+    return "\n\n".join(" ".join(par.split()) for par in inspect.cleandoc(doc).split("\n\n") if par.strip())
+
+
 def console():
     from rich.console import Console
 
@@ -76,10 +83,16 @@ def cmd_datasets(args: argparse.Namespace) -> None:
     def show(rows: list[dict]) -> None:
         from rich.table import Table
 
-        t = Table("name", "modality", "task", "about", "source", title="Built-in data sets")
+        out = console()
+        wide = out.width >= 140  # the source column only where it fits; --json and docs/catalogue.md have it
+        t = Table(title="Built-in data sets")
+        t.add_column("name", no_wrap=True)
+        for col in ("modality", "task", "about") + (("source",) if wide else ()):
+            t.add_column(col)
         for r in rows:
-            t.add_row(r["name"], r.get("modality", ""), r.get("task", ""), r.get("about", ""), r.get("source", ""))
-        console().print(t)
+            cells = [r["name"], r.get("modality", ""), r.get("task", ""), r.get("about", "")]
+            t.add_row(*cells, *([r.get("source", "")] if wide else []))
+        out.print(t)
 
     emit(args, {"datasets": rows}, lambda o: show(o["datasets"]))
 
@@ -91,19 +104,26 @@ def cmd_models(args: argparse.Namespace) -> None:
     if args.params:
         model, values, preset = presets.resolve(args.params)  # a preset shows its model's schema with its values
         schema = params_schema(model)
-        doc = (MODELS.get(model).__doc__ or "").strip()
+        doc = reflow(MODELS.get(model).__doc__ or "")
         if preset:
             doc = f"Preset of {model!r}: {preset.about} Training: {preset.train or 'the defaults'}.\n\n{doc}"
+        from .models.param_help import describe
+
         obj = {"model": args.params, "accepts": list(MODELS.tags(model).get("accepts", ())),
                "params": [{"name": p.name, "type": p.type_name, "default": values.get(p.name, p.default),
-                           "choices": list(p.choices)} for p in schema.values()], "about": doc}
+                           "choices": list(p.choices), "help": describe(MODELS.get(model), p.name)}
+                          for p in schema.values()], "about": doc}
 
         def show(o: dict) -> None:
             from rich.table import Table
 
-            t = Table("parameter", "type", "default", "choices", title=f"{o['model']} (takes {', '.join(o['accepts'])})")
+            t = Table(title=f"{o['model']} (takes {', '.join(o['accepts'])})")
+            t.add_column("parameter", no_wrap=True)
+            for col in ("type", "default", "what it does"):
+                t.add_column(col)
             for p in o["params"]:
-                t.add_row(p["name"], p["type"], repr(p["default"]), ", ".join(map(str, p["choices"])))
+                choices = f" ({' | '.join(map(str, p['choices']))})" if p["choices"] else ""
+                t.add_row(p["name"], p["type"], repr(p["default"]), p["help"] + choices)
             console().print(t)
             console().print(o["about"])
 
@@ -116,11 +136,16 @@ def cmd_models(args: argparse.Namespace) -> None:
     def show_all(o: dict) -> None:
         from rich.table import Table
 
-        t = Table("name", "family", "accepts", "presets", "about",
-                  title="Models (blobbotronic models --params NAME for details)")
+        out = console()
+        wide = out.width >= 140  # the presets column only where it fits (they have their own table below)
+        t = Table(title="Models (blobbotronic models --params NAME for details)")
+        t.add_column("name", no_wrap=True)
+        for col in ("family", "accepts") + (("presets",) if wide else ()) + ("about",):
+            t.add_column(col)
         for r in o["models"]:
-            t.add_row(r["name"], r["family"], ", ".join(r["accepts"]), ", ".join(r["presets"]), r["about"])
-        console().print(t)
+            t.add_row(r["name"], r["family"], ", ".join(r["accepts"]), *([", ".join(r["presets"])] if wide else []),
+                      r["about"])
+        out.print(t)
         t = Table("preset", "model", "parameters", "settings", "about",
                   title="Presets (use as --model NAME; parameter counts on MNIST-1D: 40 steps, 10 classes)")
         for r in o["presets"]:

@@ -418,6 +418,9 @@ class MiniRocket(Model):
     many sets, far slower to fit).
     """
 
+    param_help = {"readout": "the linear classifier on the features: ridge (leave-one-out alpha), logistic "
+                             "regression (L-BFGS), or auto: ridge up to 10,000 training series"}
+
     def __init__(self, spec: Spec, *, features: int = 10_000, max_dilations: int = 32,
                  readout: Literal["auto", "ridge", "logistic"] = "auto"):
         super().__init__(spec)
