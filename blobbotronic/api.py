@@ -23,11 +23,17 @@ def list_datasets() -> list[str]:
     return list(DATASETS)
 
 
-def compare(datasets: Any, models: Any, seeds: int = 3, **options: Any) -> Any:
-    """Every model on every data set for every seed under one budget, stored and summarised
-    (see ``blobbotronic.compare.runner.compare``); ``.report(dir)`` writes the HTML report."""
+def compare(datasets: Any, models: Any = None, seeds: int = 3, **options: Any) -> Any:
+    """Every model on every data set for every seed under one budget, stored and summarised; ``.report(dir)``
+    writes the HTML report. ``datasets`` may be a whole ``CompareConfig`` (then only ``on_event`` may follow);
+    otherwise the keywords are its fields, and any other keyword a training setting (see
+    ``blobbotronic.compare.runner``: ``plan_compare`` and ``run_compare`` are the two steps apart)."""
+    from .compare.runner import CompareConfig, check_store, plan_compare, run_compare
     from .compare.runner import compare as run
 
+    if isinstance(datasets, CompareConfig):
+        check_store(datasets.store)  # before any data set is loaded
+        return run_compare(plan_compare(datasets), **options)
     return run(datasets, models, seeds=seeds, **options)
 
 

@@ -13,6 +13,14 @@ class BlobError(Exception):
     exit_code = 2
 
 
+class IncompatiblePair(BlobError):
+    """A model that cannot read a data set's inputs or do its task (``models.create`` raises it).
+
+    A comparison grid skips such a (data set, model) pair and says why; anywhere else it is an ordinary
+    BlobError. Tell it by its type, never by its message.
+    """
+
+
 def where(path: object = None, line: int | None = None, column: int | str | None = None) -> str:
     """Format a location such as ``data.csv, line 4, column 'age'`` for error messages."""
     parts = []

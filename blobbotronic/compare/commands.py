@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..cli import command, console, emit, parse_params, skip_bad_flag
+from ..cli import command, console, emit, parse_data_options, parse_params, skip_bad_flag
 from ..errors import BlobError
 from .store import DEFAULT_STORE
 
@@ -40,6 +40,10 @@ def register(add) -> None:
                     help="a model parameter, e.g. cnn.width=16 (NAME=VALUE alone: every model that has it)")
     sp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     sp.add_argument("--quiet", action="store_true", help="no progress display")
+    from ..train_flags import data_option_flag, training_settings
+
+    training_settings(sp)  # every training setting train takes (--lr, --patience, --threads...), for every run
+    data_option_flag(sp, every=True)
     skip_bad_flag(sp)
     sp.add_argument("--config", metavar="FILE", help="an experiment file (YAML or TOML) giving any of the above")
     from ..config import remember_defaults
@@ -151,7 +155,7 @@ def show_summary(obj: dict[str, Any], analyses: list[dict[str, Any]]) -> None:
 @command("compare")
 def cmd_compare(args: argparse.Namespace) -> None:
     from ..config import apply, save_resolved, used
-    from .runner import as_list, compare
+    from .runner import as_list, check_store, plan_compare, run_compare
 
     experiment = apply(args)  # --config FILE fills the flags left at their defaults
     models = as_list(args.models or "")
@@ -162,16 +166,15 @@ def cmd_compare(args: argparse.Namespace) -> None:
     from ..guards import check_writable
 
     check_writable(args.out, "report folder", "--out", folder=True)  # before the grid, not after it
+    config = compare_config(args, models)
+    check_store(config.store)
     progress = Progress(args.quiet or args.json)
     if args.log:
         from ..train.logging import RowLogger
 
         progress = RowLogger(args.log, args.log_dir, then=progress)  # each finished run's row, with its curves
     try:
-        res = compare(args.data, models, seeds=args.seeds, budget=args.budget, params=model_params(args.param, models),
-                      tune=args.tune, store=args.store, backend=args.backend, workers=args.workers, device=args.device,
-                      address=args.address, batch_seeds=not args.no_stack, skip_bad=args.skip_bad,
-                      on_event=progress, **args.train_settings)
+        res = run_compare(plan_compare(config), on_event=progress)
     finally:
         progress.stop()
     path = res.report(args.out)
@@ -185,3 +188,21 @@ def cmd_compare(args: argparse.Namespace) -> None:
     if experiment is not None:
         obj["config"] = str(save_resolved(experiment, args.out, res.rows, used(args, models)))
     emit(args, obj, lambda o: show_summary(o, res.analyses))
+
+
+def compare_config(args: argparse.Namespace, models: list[str]) -> Any:
+    """The grid the flags (and an experiment file's values, config.apply) ask for, as a CompareConfig.
+
+    Training-setting flags win over the file's ``train:`` settings; those a config file can hold are also
+    kept in ``args.train_settings``, so that the resolved config written beside the report reruns them."""
+    from ..config import TRAIN_KEYS
+    from ..train_flags import settings_of
+    from .runner import CompareConfig
+
+    flags = settings_of(args)
+    args.train_settings = {**args.train_settings, **{k: v for k, v in flags.items() if k in TRAIN_KEYS}}
+    return CompareConfig(args.data, models, args.seeds, budget=args.budget, params=model_params(args.param, models),
+                         train={**args.train_settings, **flags}, data_options=parse_data_options(args.data_option),
+                         tune=args.tune, store=args.store, backend=args.backend, workers=args.workers,
+                         address=args.address, device=args.device, batch_seeds=not args.no_stack,
+                         skip_bad=args.skip_bad)

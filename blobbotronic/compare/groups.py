@@ -33,11 +33,10 @@ class SeedGroup:
 
         from ..train import TrainConfig
         from ..train.batched import fit_many
-        from .runner import dataset
 
         first = self.tasks[0]
         torch.set_num_threads(int(first.config.get("threads") or 1))
-        ds = dataset(first.dataset, first.skip_bad)
+        ds = first.data()  # compare/tasks.py: loaded once per process
         runs = fit_many(first.model, ds, self.seeds, first.params, TrainConfig(**first.config))
         return {"rows": [t.row(run) for t, run in zip(self.tasks, runs, strict=True)]}
 

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..errors import BlobError
-from .runner import BACKENDS
 
 
 def _run_task(task: Any) -> dict[str, Any]:
@@ -31,8 +30,7 @@ def need_ray() -> Any:
     return ray
 
 
-@BACKENDS.register("ray", about="a Ray cluster: one Ray task per run or seed group, rows written by the driver")
-class RayBackend:
+class RayBackend:  # registered as "ray" in compare/backends.py, which imports this module
     """Runs tasks as Ray tasks; ``workers`` caps how many are in flight (default: as many as Ray schedules).
 
     ``cpus``/``gpus`` are each task's resource request; ``gpus=None`` asks for one GPU when the task

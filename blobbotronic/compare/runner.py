@@ -1,260 +1,139 @@
 """The comparison grid: every data set x model x seed under one budget, resumable, run through a backend.
 
-``compare(...)`` plans the grid, skips the runs its store already holds, optionally tunes each model
-with the same number of Optuna trials (scored on the validation split only), runs what is left through a
-backend and returns the stored rows with their statistics. A backend is anything with
-``run(tasks) -> iterator of results``, where a task is a picklable object whose ``run()`` returns a dict;
-backends register in ``BACKENDS`` ("local" here; a Ray backend plugs in the same way).
+Two steps, each with a typed result::
+
+    config = CompareConfig(datasets="xor,digits", models="mlp,cnn", seeds=3, budget="40 steps")
+    plan = plan_compare(config)      # Plan: the (data set, model) pairs that can meet, and those skipped
+    result = run_compare(plan)       # CompareResult: the stored rows and their statistics
+
+``plan_compare`` trains and stores nothing. ``run_compare`` skips the runs its store already holds,
+optionally tunes each model with the same number of Optuna trials (scored on the validation split only),
+runs what is left through a backend (compare/backends.py) and returns the rows with their statistics.
+``compare(datasets, models, seeds, **keywords)`` is the older one-call form, kept for its callers.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from multiprocessing import get_context
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..errors import BlobError
-from ..registry import Registry
+from ..errors import BlobError, IncompatiblePair
+from .backends import BACKENDS, default_workers, make_backend
 from .groups import SeedGroup, group_seeds, rows_of
 from .stats import analyze, summary_records
-from .store import DEFAULT_STORE, RunKey, Store, now, params_hash
+from .store import DEFAULT_STORE, RunKey, Store, params_hash
+from .tasks import DATA_SEED, TUNE_SEED, RunTask, TuneTask, dataset, search_space, version
 
-BACKENDS = Registry("backend")
-DATA_SEED = 0  # every run of a grid sees the same split; training seeds vary initialisation and batch order
-TUNE_SEED = 12345  # tuning trials use a seed that no reported run uses
-_DATA: dict[tuple[str, bool], Any] = {}  # data sets loaded in this process, by source and skip_bad
+Emit = Callable[..., None]  # on_event(kind, **info): "plan", "tuned" and "row" as the grid advances
 
 
-def version() -> str:
-    from .. import __version__
-
-    return __version__
+def _silent(kind: str, **info: Any) -> None:
+    pass
 
 
-def dataset(source: str, skip_bad: bool = False):
-    """Load a data set once per process (the split is fixed: DATA_SEED); ``skip_bad``: data/bad_files.py."""
-    if (source, skip_bad) not in _DATA:
-        from ..data.bad_files import load_data
-
-        _DATA[(source, skip_bad)] = load_data(source, seed=DATA_SEED, skip_bad=skip_bad)
-    return _DATA[(source, skip_bad)]
+def as_list(v: str | Iterable[str]) -> list[str]:
+    items = v.split(",") if isinstance(v, str) else list(v)
+    return [s.strip() for s in items if str(s).strip()]
 
 
-# ---- tasks: what a backend runs ---------------------------------------------------------------------
+# ---- the typed surface ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class RunTask:
-    """Train one model on one data set with one seed and measure it; ``run()`` returns the store row."""
+class CompareConfig:
+    """Everything that defines a comparison grid; its fields are the schema (comma-separated strings and a
+    seed count are accepted and normalised to tuples)."""
 
-    dataset: str
-    model: str
-    seed: int
-    params: dict[str, Any]  # resolved model parameters
-    config: dict[str, Any]  # TrainConfig keywords, seed and quiet left out
-    key: RunKey
-    tuned: dict[str, Any] | None = None
-    skip_bad: bool = False  # leave unreadable files of a folder out (--skip-bad)
+    datasets: tuple[str, ...]  # built-in names, files or folders
+    models: tuple[str, ...] = ()  # empty: the default set for the data's modality and task (compare/defaults.py)
+    seeds: tuple[int, ...] = (0, 1, 2)  # an int N means 0..N-1
+    budget: str | None = None  # the same for every model; None: the training policy
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # model name -> its parameters
+    train: Mapping[str, Any] = field(default_factory=dict)  # TrainConfig settings for every run (lr, patience...)
+    data_options: Mapping[str, Any] = field(default_factory=dict)  # how every data set is read (--data-option)
+    tune: int = 0  # Optuna trials per (data set, model) on the validation split, before the seeded runs
+    store: str | Path | Store = DEFAULT_STORE  # runs already in it are reused, not rerun
+    backend: str = "local"  # a name in BACKENDS
+    workers: int | None = None  # parallel runs; None: the cores (one on CUDA)
+    address: str | None = None  # the Ray cluster for backend="ray"
+    device: str = "auto"
+    batch_seeds: bool = True  # the seeds of a model as one stacked computation where it allows (compare/groups.py)
+    skip_bad: bool = False  # leave unreadable files of image or clip folders out, counted in rows and report
 
-    def run(self) -> dict[str, Any]:
-        import torch
+    def __post_init__(self) -> None:
+        seeds = range(self.seeds) if isinstance(self.seeds, int) else self.seeds
+        normal = {"datasets": tuple(as_list(self.datasets)), "models": tuple(as_list(self.models or ())),
+                  "seeds": tuple(int(s) for s in seeds), "params": {m: dict(p) for m, p in (self.params or {}).items()},
+                  "train": dict(self.train or {}), "data_options": dict(self.data_options or {})}
+        for name, value in normal.items():
+            object.__setattr__(self, name, value)
+        if not self.datasets or not self.seeds:
+            raise BlobError("compare needs at least one data set and one seed (--data, --seeds).")
+        if self.tune < 0:
+            raise BlobError(f"tune must be 0 or more trials, got {self.tune}.")
+        if self.budget is not None:
+            from ..train.budget import Budget
 
-        from ..models import create
-        from ..train import TrainConfig, fit, seed_everything
+            Budget.parse(self.budget)  # a budget that cannot be read is refused here, before any data is loaded
 
-        torch.set_num_threads(int(self.config.get("threads") or 1))
-        ds = dataset(self.dataset, self.skip_bad)
-        seed_everything(self.seed)
-        model = create(self.model, ds.spec, **self.params)
-        return self.row(fit(model, ds, TrainConfig(**self.config, seed=self.seed, quiet=True)))
-
-    def row(self, run: Any) -> dict[str, Any]:
-        """The store row of this task's finished Run (seed groups train several, then call this per seed)."""
-        import torch
-
-        from ..data.bad_files import skipped_info
-        from ..train import headline
-        from ..train.loop import pick_device
-        from ..train.metrics import inference_cost, predict_batches
-        from ..train.tasks import confusion
-
-        ds = dataset(self.dataset, self.skip_bad)
-        test = ds.test.to(pick_device(run.config.device))
-        cost = {**run.cost, **inference_cost(run.model, test)}
-        cm = outcomes = None
-        if ds.spec.task == "classify":
-            pred = predict_batches(run.model, test).argmax(1)
-            cm = confusion(pred, test.y, ds.spec.n_outputs).tolist()
-            # each test example right ('1') or wrong ('0'), in test order: what the statistics need to count the
-            # test set's own sampling uncertainty and the examples on which two models disagree (compare/stats.py)
-            outcomes = (pred == test.y.to(pred.device)).to(torch.uint8).add(48).cpu().numpy().tobytes().decode("ascii")
-        metric, higher = headline(ds.spec)
-        config = {k: v for k, v in run.config.to_dict().items() if k != "quiet"}
-        if skipped_info(ds)["skipped"]:  # the files --skip-bad left out, kept with the row for the report
-            config["data"] = skipped_info(ds)
-        return {"dataset": self.dataset, "model": self.model, "params_hash": self.key.params_hash, "seed": self.seed,
-                "version": self.key.version, "spec_name": ds.spec.name, "metric": metric, "higher": higher,
-                "params": self.params, "config": config, "metrics": run.metrics, "val_metrics": run.val_metrics,
-                "cost": cost, "history": run.history, "confusion": cm, "classes": list(ds.spec.classes),
-                "tuned": self.tuned, "stopped": run.stopped, "finished_at": now(), "outcomes": outcomes,
-                "convergence": getattr(run, "convergence", None)}
+    @classmethod
+    def of(cls, datasets: Any, models: Any = None, seeds: Any = 3, **keywords: Any) -> CompareConfig:
+        """The keyword form: this class's fields by name, any other keyword a training setting (``lr=0.01``)."""
+        names = {f.name for f in fields(cls)}
+        own = {k: v for k, v in keywords.items() if k in names}
+        train = {**own.pop("train", {}), **{k: v for k, v in keywords.items() if k not in names}}
+        return cls(datasets, models, seeds, **own, train=train)
 
 
 @dataclass(frozen=True)
-class TuneTask:
-    """Optuna's TPE search over ``space`` with ``trials`` trainings, each scored on the validation split."""
+class Pair:
+    """One (data set, model) of the grid that can meet: resolved model parameters and training config."""
 
     dataset: str
     model: str
-    trials: int
     params: dict[str, Any]
-    config: dict[str, Any]
-    space: dict[str, tuple[str, float, float]]  # name -> (int|float, low, high), log scale
-    base_hash: str
-    skip_bad: bool = False
-
-    def run(self) -> dict[str, Any]:
-        from ..models import create
-        from ..train import TrainConfig, fit, headline, seed_everything
-
-        try:
-            import optuna
-        except ImportError:
-            raise BlobError("--tune needs Optuna: pip install 'blobbotronic[tune]' (or pip install optuna).") from None
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        ds = dataset(self.dataset, self.skip_bad)
-        metric, higher = headline(ds.spec)
-
-        def objective(trial) -> float:
-            params, config = dict(self.params), dict(self.config)
-            for name, (kind, low, high) in self.space.items():
-                suggest = trial.suggest_int if kind == "int" else trial.suggest_float
-                value = suggest(name, low, high, log=True)
-                (config if name == "lr" else params)[name] = value
-            seed_everything(TUNE_SEED)
-            model = create(self.model, ds.spec, **params)
-            return float(fit(model, ds, TrainConfig(**config, seed=TUNE_SEED, quiet=True)).val_metrics[metric])
-
-        sampler = optuna.samplers.TPESampler(seed=0)
-        study = optuna.create_study(direction="maximize" if higher else "minimize", sampler=sampler)
-        study.optimize(objective, n_trials=self.trials)
-        return {"dataset": self.dataset, "model": self.model, "base_hash": self.base_hash,
-                "trials": self.trials, "chosen": dict(study.best_params), "best_val": float(study.best_value),
-                "metric": f"val {metric}"}
+    config: dict[str, Any]  # TrainConfig keywords resolved for this model and data, seed and quiet left out
 
 
-def search_space(model: str, params: dict[str, Any], lr: float, fixed: Iterable[str]) -> dict[str, tuple]:
-    """A small space per family: the learning rate (log-uniform over 100x around the family's default) and
-    the width (``hidden`` or ``width``, from a quarter to twice the default) where the model has one."""
-    fixed = set(fixed)
-    space: dict[str, tuple] = {}
-    if "lr" not in fixed:
-        space["lr"] = ("float", lr / 10, min(1.0, lr * 10))
-    for name in ("hidden", "width"):
-        if name in params and name not in fixed and isinstance(params[name], int) and params[name] > 1:
-            space[name] = ("int", max(2, params[name] // 4), params[name] * 2)
-    return space
+@dataclass(frozen=True)
+class Plan:
+    """What ``plan_compare`` returns: the grid resolved, nothing trained or stored."""
 
+    config: CompareConfig
+    pairs: tuple[Pair, ...]
+    models: tuple[str, ...]  # the models compared: those named, or the defaults chosen
+    device: str  # the device resolved ("cpu", "cuda:0")
+    version: str
+    skipped: tuple[str, ...] = ()  # "MODEL on DATA: why", for the pairs that cannot meet
+    chosen: tuple[tuple[str, str], ...] = ()  # (model, why) when the models were the defaults
 
-# ---- backends ---------------------------------------------------------------------------------------
-
-
-def default_workers() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def _init_worker(parent: int) -> None:
-    """In each worker: one thread, Ctrl-C left to the parent, and exit when the parent is gone (SIGKILL)."""
-    import torch
-
-    torch.set_num_threads(1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def watch() -> None:
-        import time
-
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
-def _call(task: Any) -> dict[str, Any]:
-    return task.run()
-
-
-@contextmanager
-def _one_thread_env() -> Iterator[None]:
-    """Worker processes inherit one-thread settings before they import torch."""
-    keys = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "BLOBBOTRONIC_THREADS": "1"}
-    old = {k: os.environ.get(k) for k in keys}
-    os.environ.update(keys)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-
-
-@BACKENDS.register("local", about="this machine: in this process, or in N worker processes of one thread each")
-class LocalBackend:
-    """Runs tasks in this process (``workers=1``) or in a pool of spawned processes, one thread each."""
-
-    def __init__(self, workers: int | None = None):
-        self.workers = max(1, int(workers or default_workers()))
-
-    def run(self, tasks: Iterable[Any]) -> Iterator[dict[str, Any]]:
-        tasks = list(tasks)
-        if self.workers == 1 or len(tasks) <= 1:
-            for t in tasks:
-                yield t.run()
-            return
-        with _one_thread_env():
-            pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=get_context("spawn"),
-                                       initializer=_init_worker, initargs=(os.getpid(),))
-            try:
-                for fut in as_completed([pool.submit(_call, t) for t in tasks]):
-                    try:
-                        result = fut.result()
-                    except BrokenProcessPool:
-                        raise BlobError(
-                            "A worker process died before finishing its run (out of memory, killed, or it could "
-                            "not start). From a Python script, call compare() under `if __name__ == \"__main__\":` "
-                            "(worker processes import the script); or run with workers=1 (--workers 1). "
-                            "Finished runs are stored: rerun to resume."
-                        ) from None
-                    yield result
-            except BaseException:  # a failed, interrupted or abandoned grid does not wait for the runs in flight
-                for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                    proc.terminate()
-                raise
-            finally:
-                pool.shutdown(wait=False, cancel_futures=True)
-
-
-def make_backend(name: str, workers: int | None = None, **options: Any) -> Any:
-    """A backend by name; ``options`` (such as a Ray ``address``) go to its constructor when given."""
-    return BACKENDS.get(name)(workers=workers, **{k: v for k, v in options.items() if v is not None})
-
-
-# ---- the grid ---------------------------------------------------------------------------------------
+    def tasks(self, tuned: Mapping[tuple[str, str], Mapping[str, Any]] | None = None) -> list[RunTask]:
+        """Every (data set, model, seed) run, whole seeds first; ``tuned`` maps (data set, model) to a tuning's
+        result, whose choices replace the parameters and learning rate of that pair."""
+        cfg, tuned, out = self.config, tuned or {}, []
+        for pair in self.pairs:
+            params, train, info = pair.params, pair.config, None
+            hit = tuned.get((pair.dataset, pair.model))
+            if hit is not None:
+                picked = hit["chosen"]
+                params = _resolve(pair.model, {**params, **{k: v for k, v in picked.items() if k != "lr"}})
+                train = {**train, **({"lr": float(picked["lr"])} if "lr" in picked else {})}
+                info = {"trials": cfg.tune, "chosen": picked, "best_val": hit.get("best_val")}
+            h = params_hash(params, train, cfg.data_options)
+            for seed in cfg.seeds:
+                key = RunKey(pair.dataset, pair.model, h, seed, self.version)
+                out.append(RunTask(pair.dataset, pair.model, seed, params, train, key, info, cfg.skip_bad,
+                                   dict(cfg.data_options)))
+        out.sort(key=lambda t: (t.seed, cfg.datasets.index(t.dataset), self.models.index(t.model)))
+        return out
 
 
 @dataclass
-class Comparison:
-    """What ``compare`` returns: the grid's stored rows, their statistics per data set, and bookkeeping."""
+class CompareResult:
+    """What ``run_compare`` returns: the grid's stored rows, their statistics per data set, and bookkeeping."""
 
     rows: list[dict[str, Any]]
     analyses: list[dict[str, Any]]
@@ -280,6 +159,136 @@ class Comparison:
         return render(self.rows, out_dir, store=self.store, chosen=self.chosen)
 
 
+Comparison = CompareResult  # the name before plan and run were split
+
+
+def _resolve(model: str, params: dict[str, Any]) -> dict[str, Any]:
+    from ..models import resolve_params
+
+    return resolve_params(model, params)
+
+
+# ---- planning -------------------------------------------------------------------------------------
+
+
+def plan_compare(config: CompareConfig) -> Plan:
+    """Resolve every (data set, model) of the grid; pairs that cannot meet (IncompatiblePair) are skipped
+    and said why. Loads the data sets; trains and stores nothing."""
+    from ..models import create
+    from ..train import TrainConfig
+    from ..train.budget import Budget
+    from ..train.loop import pick_device
+
+    models, chosen = config.models, ()
+    if not models:  # none named: the primer's families that fit the data (compare/defaults.py), said in the report
+        from .defaults import union
+
+        chosen = tuple(union([dataset(s, config.skip_bad, config.data_options).spec for s in config.datasets]))
+        models = tuple(name for name, _ in chosen)
+    strays = sorted(set(config.params) - set(models))
+    if strays:
+        raise BlobError(f"Parameters were given for {', '.join(strays)}, which is not among the models compared "
+                        f"({', '.join(models)}).")
+    device = str(pick_device(config.device))
+    base = {"device": device, "threads": 1, **config.train}
+    if config.budget is not None:
+        base["budget"] = Budget.parse(config.budget).to_dict()
+    pairs, skipped = [], []
+    for source in config.datasets:
+        ds = dataset(source, config.skip_bad, config.data_options)
+        for name in models:
+            given = config.params.get(name, {})
+            try:
+                net = create(name, ds.spec, **given)
+            except IncompatiblePair as e:
+                skipped.append(f"{name} on {source}: {e}")
+                continue
+            cfg = {k: v for k, v in TrainConfig(**base).resolved(net, ds).to_dict().items()
+                   if k not in ("seed", "quiet")}
+            pairs.append(Pair(source, name, _resolve(name, given), cfg))
+    if not pairs:
+        raise BlobError("No model in the grid can take any of its data sets:\n" + "\n".join(skipped))
+    return Plan(config, tuple(pairs), models, device, version(), tuple(skipped), chosen)
+
+
+# ---- running --------------------------------------------------------------------------------------
+
+
+def check_store(store: str | Path | Store) -> None:
+    """Refuse a store that cannot be written (read-only, a full disk) before any work is done for it."""
+    if not isinstance(store, Store):
+        from ..guards import check_writable
+
+        check_writable(store)
+
+
+@contextmanager
+def _opened(store: str | Path | Store) -> Iterator[Store]:
+    """The config's store, opened (and closed after) unless it came open."""
+    if isinstance(store, Store):
+        yield store
+        return
+    check_store(store)  # a read-only store or a full disk is refused before any training is spent
+    db = Store(store)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def _engine(plan: Plan) -> Any:
+    cfg = plan.config
+    workers = 1 if plan.device.startswith("cuda") and not cfg.workers else cfg.workers
+    return make_backend(cfg.backend, workers, address=cfg.address)
+
+
+def tune_pairs(plan: Plan, db: Store, engine: Any, emit: Emit = _silent) -> dict[tuple[str, str], dict[str, Any]]:
+    """Tune every pair with the config's number of trials (a tuning the store holds is reused); returns
+    (data set, model) -> {"chosen": ..., "best_val": ...}. Nothing to do when the config's ``tune`` is 0."""
+    cfg, ver = plan.config, plan.version
+    tuned: dict[tuple[str, str], dict[str, Any]] = {}
+    if cfg.tune <= 0:
+        return tuned
+    todo = []
+    for pair in plan.pairs:
+        base = params_hash(pair.params, pair.config, cfg.data_options)
+        hit = db.tuned(pair.dataset, pair.model, base, cfg.tune, ver)
+        if hit is not None:
+            tuned[(pair.dataset, pair.model)] = hit
+            continue
+        fixed = set(cfg.params.get(pair.model, {})) | ({"lr"} if "lr" in cfg.train else set())
+        space = search_space(pair.model, pair.params, pair.config["lr"], fixed)
+        todo.append(TuneTask(pair.dataset, pair.model, cfg.tune, pair.params, pair.config, space, base, cfg.skip_bad,
+                             dict(cfg.data_options)))
+    emit("plan", phase="tune", total=len(plan.pairs), reused=len(plan.pairs) - len(todo))
+    for res in engine.run(todo):
+        db.put_tuned(res["dataset"], res["model"], res["base_hash"], cfg.tune, ver, res["chosen"], res["best_val"])
+        tuned[(res["dataset"], res["model"])] = res
+        emit("tuned", **res)
+    return tuned
+
+
+def planned_runs(plan: Plan, on_event: Emit | None = None) -> list[RunTask]:
+    """The plan's RunTasks with tuning applied (tuning trains and stores its trials); no run is trained, so that
+    ``train_pending`` can run the tasks of several grids in one pool (the claims suite does that)."""
+    with _opened(plan.config.store) as db:
+        return plan.tasks(tune_pairs(plan, db, _engine(plan), on_event or _silent))
+
+
+def run_compare(plan: Plan, on_event: Emit | None = None) -> CompareResult:
+    """Tune if the config asks, train every run of the plan the store does not hold, and measure them.
+
+    ``on_event(kind, **info)`` hears "plan", "tuned" and "row" as the grid advances."""
+    emit, cfg = on_event or _silent, plan.config
+    with _opened(cfg.store) as db:
+        engine = _engine(plan)
+        tasks = plan.tasks(tune_pairs(plan, db, engine, emit))
+        ran, reused = train_pending(tasks, db, engine, cfg.batch_seeds, emit)
+        rows = db.rows(keys=[t.key for t in tasks])
+        return CompareResult(rows, analyze(rows), db.path, ran=ran, reused=reused, skipped=list(plan.skipped),
+                             chosen=list(plan.chosen))
+
+
 def pending_groups(tasks: list[RunTask], done: set[RunKey], workers: int) -> list[Any]:
     """The seed groups of the whole grid that still have runs to do.
 
@@ -300,10 +309,10 @@ def pending_groups(tasks: list[RunTask], done: set[RunKey], workers: int) -> lis
 
 
 def train_pending(tasks: list[RunTask], db: Store, engine: Any, batch_seeds: bool = True,
-                  emit: Callable[..., None] | None = None) -> tuple[int, int]:
+                  emit: Emit | None = None) -> tuple[int, int]:
     """Train the tasks not yet in ``db`` (seed groups where ``batch_seeds``), storing each as it finishes;
     returns (runs trained, runs reused). Emits "plan" once and "row" per stored run."""
-    emit = emit or (lambda kind, **info: None)
+    emit = emit or _silent
     unique = list({t.key: t for t in tasks}.values())  # two grids may ask for the same run: train it once
     done = db.done()
     todo_runs = [t for t in unique if t.key not in done]
@@ -320,124 +329,26 @@ def train_pending(tasks: list[RunTask], db: Store, engine: Any, batch_seeds: boo
     return ran, reused
 
 
-def as_list(v: str | Iterable[str]) -> list[str]:
-    items = v.split(",") if isinstance(v, str) else list(v)
-    return [s.strip() for s in items if str(s).strip()]
+# ---- the one-call form ----------------------------------------------------------------------------
 
 
 def compare(datasets: str | Iterable[str], models: str | Iterable[str] | None = None, seeds: int | Iterable[int] = 3,
-            budget: str | None = None, params: dict[str, dict[str, Any]] | None = None, tune: int = 0,
-            store: str | Path | Store = DEFAULT_STORE, backend: str = "local", workers: int | None = None,
-            quiet: bool = True, device: str = "auto", on_event: Callable[..., None] | None = None,
-            batch_seeds: bool = True, address: str | None = None, skip_bad: bool = False, plan_only: bool = False,
-            **config: Any) -> Any:
-    """Train every model on every data set for every seed under the same policy or budget; return rows and statistics.
+            *, on_event: Emit | None = None, plan_only: bool = False, quiet: bool = True,
+            **keywords: Any) -> Any:
+    """``run_compare(plan_compare(CompareConfig.of(datasets, models, seeds, **keywords)), on_event)``.
 
-    ``models`` None or empty: the default set for the data's modality and task (compare/defaults.py).
-
-    ``params`` maps a model name to its parameters; ``tune=K`` gives each (data set, model) K Optuna
-    trials on the validation split first. Runs already in ``store`` are reused, not rerun.
-    ``on_event(kind, **info)`` hears "plan", "tuned" and "row" as the grid advances.
-    ``batch_seeds`` trains the seeds of one model as one stacked computation where the model allows it
-    (compare/groups.py; the same rows up to rounding); ``address`` is the Ray cluster for ``backend="ray"``.
-    ``skip_bad`` leaves unreadable files of image or clip folders out, counted in the rows and the report.
-    ``plan_only`` returns the grid's RunTasks without training or storing anything (``train_pending`` runs
-    the tasks of several grids in one pool: the claims suite does that).
+    ``keywords``: CompareConfig's fields by name (budget, params, tune, store, backend, workers, device,
+    batch_seeds, address, skip_bad, data_options), any other a training setting for every run (``lr=0.01``).
+    ``plan_only`` returns the grid's RunTasks instead (``planned_runs``), training no run. ``quiet`` is
+    accepted for older callers: a grid's runs never print.
     """
-    from ..models import create, resolve_params
-    from ..train import TrainConfig
-    from ..train.budget import Budget
-    from ..train.loop import pick_device
-
-    datasets, models = as_list(datasets), as_list(models or [])
-    seeds = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
-    if not datasets or not seeds:
-        raise BlobError("compare needs at least one data set and one seed (--data, --seeds).")
-    chosen: list[tuple[str, str]] = []
-    if not models:  # none named: the primer's families that fit the data (compare/defaults.py), said in the report
-        from .defaults import union
-
-        chosen = union([dataset(source, skip_bad).spec for source in datasets])
-        models = [name for name, _ in chosen]
-    params = {m: dict(p) for m, p in (params or {}).items()}
-    strays = sorted(set(params) - set(models))
-    if strays:
-        raise BlobError(f"Parameters were given for {', '.join(strays)}, which is not among the models compared "
-                        f"({', '.join(models)}).")
-    emit = on_event or (lambda kind, **info: None)
-    ver = version()
-    base_cfg = {"device": str(pick_device(device)), "threads": 1, **config}
-    if budget is not None:
-        base_cfg["budget"] = Budget.parse(budget).to_dict()
-    if not isinstance(store, Store):
-        from ..guards import check_writable
-
-        check_writable(store)  # a read-only store or a full disk is refused before any training is spent
-    db = store if isinstance(store, Store) else Store(store)
-    engine = make_backend(backend, 1 if base_cfg["device"].startswith("cuda") and not workers else workers,
-                          address=address)
-
-    # ---- plan: resolve every (data set, model), skipping pairs that cannot meet -------------------
-    plan, skipped = [], []
-    for source in datasets:
-        ds = dataset(source, skip_bad)
-        for name in models:
-            try:
-                net = create(name, ds.spec, **params.get(name, {}))
-            except BlobError as e:
-                if "cannot take" in str(e) or "cannot do" in str(e):
-                    skipped.append(f"{name} on {source}: {e}")
-                    continue
-                raise
-            resolved = resolve_params(name, params.get(name, {}))
-            cfg = {k: v for k, v in TrainConfig(**base_cfg).resolved(net, ds).to_dict().items()
-                   if k not in ("seed", "quiet")}
-            plan.append((source, name, resolved, cfg))
-    if not plan:
-        raise BlobError("No model in the grid can take any of its data sets:\n" + "\n".join(skipped))
-
-    # ---- tune: the same number of trials for every model, on the validation split ---------------
-    tuned: dict[tuple[str, str], dict[str, Any]] = {}
-    if tune > 0:
-        todo = []
-        for source, name, resolved, cfg in plan:
-            base = params_hash(resolved, cfg)
-            hit = db.tuned(source, name, base, tune, ver)
-            if hit is not None:
-                tuned[(source, name)] = hit
-                continue
-            fixed = set(params.get(name, {})) | ({"lr"} if "lr" in config else set())
-            space = search_space(name, resolved, cfg["lr"], fixed)
-            todo.append(TuneTask(source, name, tune, resolved, cfg, space, base, skip_bad))
-        emit("plan", phase="tune", total=len(plan), reused=len(plan) - len(todo))
-        for res in engine.run(todo):
-            db.put_tuned(res["dataset"], res["model"], res["base_hash"], tune, ver, res["chosen"], res["best_val"])
-            tuned[(res["dataset"], res["model"])] = res
-            emit("tuned", **res)
-
-    # ---- run: every (data set, model, seed) not in the store ------------------------------------
-    tasks = []
-    for source, name, resolved, cfg in plan:
-        info = None
-        if (source, name) in tuned:
-            chosen = tuned[(source, name)]["chosen"]
-            resolved = resolve_params(name, {**resolved, **{k: v for k, v in chosen.items() if k != "lr"}})
-            cfg = {**cfg, **({"lr": float(chosen["lr"])} if "lr" in chosen else {})}
-            info = {"trials": tune, "chosen": chosen, "best_val": tuned[(source, name)].get("best_val")}
-        h = params_hash(resolved, cfg)
-        for seed in seeds:
-            tasks.append(RunTask(source, name, seed, resolved, cfg, RunKey(source, name, h, seed, ver), info, skip_bad))
-    tasks.sort(key=lambda t: (t.seed, datasets.index(t.dataset), models.index(t.model)))  # whole seeds first
-    if plan_only:
-        if not isinstance(store, Store):
-            db.close()
-        return tasks
-    ran, reused = train_pending(tasks, db, engine, batch_seeds, emit)
-    rows = db.rows(keys=[t.key for t in tasks])
-    result = Comparison(rows, analyze(rows), db.path, ran=ran, reused=reused, skipped=skipped, chosen=chosen)
-    if not isinstance(store, Store):
-        db.close()
-    return result
+    config = CompareConfig.of(datasets, models, seeds, **keywords)
+    check_store(config.store)  # refused before any data set is loaded
+    plan = plan_compare(config)
+    return planned_runs(plan, on_event) if plan_only else run_compare(plan, on_event)
 
 
-from . import ray_backend  # noqa: E402,F401  (registers the "ray" backend; Ray itself loads lazily)
+__all__ = ["BACKENDS", "DATA_SEED", "DEFAULT_STORE", "TUNE_SEED", "CompareConfig", "CompareResult", "Comparison",
+           "Pair", "Plan", "RunTask", "TuneTask", "as_list", "check_store", "compare", "dataset", "default_workers",
+           "make_backend", "pending_groups", "plan_compare", "planned_runs", "run_compare", "search_space",
+           "train_pending", "tune_pairs", "version"]

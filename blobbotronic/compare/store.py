@@ -63,13 +63,16 @@ class RunKey:
     version: str
 
 
-def params_hash(params: dict[str, Any], config: dict[str, Any]) -> str:
-    """A short, stable hash of resolved model parameters and training config (seed and quiet left out).
+def params_hash(params: dict[str, Any], config: dict[str, Any], data_options: dict[str, Any] | None = None) -> str:
+    """A short, stable hash of resolved model parameters and training config (seed and quiet left out), and of
+    the data set's reading options where there are any (none: the hash stores have always held).
 
     >>> params_hash({"hidden": 8}, {"lr": 0.01, "seed": 1}) == params_hash({"hidden": 8}, {"lr": 0.01, "seed": 2})
     True
     """
     cfg = {k: v for k, v in config.items() if k not in ("seed", "quiet")}
+    if data_options:
+        cfg["data_options"] = dict(data_options)
     blob = json.dumps({"params": params, "config": cfg}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

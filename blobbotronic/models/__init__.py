@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..data.spec import Spec
-from ..errors import BlobError
+from ..errors import BlobError, IncompatiblePair
 from ..registry import Registry
 
 MODELS = Registry("model")
@@ -91,8 +91,8 @@ def resolve_params(name: str, params: dict[str, Any] | None = None) -> dict[str,
 
 
 def create(name: str, spec: Spec, **params: Any) -> Model:
-    """Build model ``name`` (or a preset: models/presets.py) adapted to ``spec``; unknown names, modalities or
-    parameters raise BlobError."""
+    """Build model ``name`` (or a preset: models/presets.py) adapted to ``spec``; unknown names or parameters
+    raise BlobError, a modality or task the model cannot handle its subclass IncompatiblePair."""
     if name not in MODELS and name in presets.PRESETS:  # a preset: its model, its parameters under the caller's
         model_name, params, preset = presets.resolve(name, params)
         model = create(model_name, spec, **params)
@@ -103,13 +103,14 @@ def create(name: str, spec: Spec, **params: Any) -> Model:
     accepts = entry.tags.get("accepts", ())
     if spec.modality not in accepts:
         others = ", ".join(MODELS.names(accepts=spec.modality)) or "none"
-        raise BlobError(
+        raise IncompatiblePair(
             f"Model {name!r} cannot take {spec.modality} data (data set {spec.name!r}); it takes "
             f"{', '.join(accepts)}. Models for {spec.modality} data: {others}."
         )
     tasks = entry.tags.get("tasks", ("classify", "regress", "forecast"))
     if spec.task not in tasks:
-        raise BlobError(f"Model {name!r} cannot do the {spec.task!r} task of {spec.name!r}; it does {', '.join(tasks)}.")
+        raise IncompatiblePair(f"Model {name!r} cannot do the {spec.task!r} task of {spec.name!r}; "
+                               f"it does {', '.join(tasks)}.")
     resolved = resolve_params(name, params)
     model = entry.obj(spec, **resolved)
     model.name = name
