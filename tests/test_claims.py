@@ -161,3 +161,162 @@ def test_cnn_on_sequences_would_have_read_mixed_with_the_process_memory(monkeypa
     assert sequences.decide_cnn(Evidence(cells)).verdict == "refuted"
     monkeypatch.setattr(sequences, "COSTS", ("train_seconds", "peak_rss_mb"))
     assert sequences.decide_cnn(Evidence(cells)).verdict == "mixed"
+
+
+# ---- issue 28: "could not run" is not a verdict; the exit status and the report say so; time per claim -------
+
+
+def _instant(monkeypatch, cid: str, verdict: str = "supported", measure=None, requires=None) -> None:
+    """Make a registered claim run no training (a measurement and a fixed verdict), for tests of the suite."""
+    from blobbotronic.claims.base import Verdict
+
+    claim = CLAIMS.get(cid)
+    monkeypatch.setattr(claim, "arms", [])
+    monkeypatch.setattr(claim, "figures", None)
+    monkeypatch.setattr(claim, "measure", measure or (lambda ctx: {"measured": 1}))
+    monkeypatch.setattr(claim, "decide", lambda ev: Verdict(verdict, f"{cid} key", f"{cid} rule"))
+    monkeypatch.setattr(claim, "requires", requires)
+
+
+def test_a_claim_that_cannot_run_is_listed_apart_with_the_fix_and_the_command_fails(tmp_path, capsys, monkeypatch):
+    from blobbotronic.cli import main
+    from blobbotronic.errors import BlobError
+
+    def no_font():
+        raise BlobError("No font that can draw Chinese characters was found. Install one: pip install thefont.")
+
+    def broken(ctx):
+        raise RuntimeError("index out of range")
+
+    _instant(monkeypatch, "perceptron", requires=no_font)
+    _instant(monkeypatch, "backprop-tabular", "refuted")
+    _instant(monkeypatch, "rnn-stocks", measure=broken)
+    args = ["claims", "--only", "perceptron,backprop-tabular,rnn-stocks", "--store", str(tmp_path / "s.db"),
+            "--out", str(tmp_path / "out"), "--json", "--workers", "1"]
+    assert main(args) == 3  # `make demo` fails honestly
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    by_id = {c["id"]: c for c in out["claims"]}
+    assert by_id["backprop-tabular"]["status"] == "decided" and by_id["backprop-tabular"]["verdict"] == "refuted"
+    assert all(c["verdict"] != "error" for c in out["claims"])
+    missing = {c["id"]: c for c in out["not_run"]}
+    assert set(missing) == {"perceptron", "rnn-stocks"}
+    assert missing["perceptron"]["reason"] == "No font that can draw Chinese characters was found."
+    assert missing["perceptron"]["fix"] == "Install one: pip install thefont."
+    assert "RuntimeError: index out of range" in missing["rnn-stocks"]["reason"]
+    assert "a bug" in missing["rnn-stocks"]["fix"] and "--only rnn-stocks --debug" in missing["rnn-stocks"]["fix"]
+    assert "2 of 3 claims could not run" in captured.err and "pip install thefont" in captured.err
+    for c in out["claims"]:  # every claim's time, in JSON
+        assert c["seconds"]["total"] >= c["seconds"]["own_seconds"] >= 0
+    assert out["seconds"] > 0
+    md = (tmp_path / "out" / "claims.md").read_text()
+    table, _, rest = md.partition("## Could not run (2 of 3 claims): no verdict")
+    assert rest and "| backprop-tabular | **refuted** |" in table and "| perceptron |" not in table
+    assert "pip install thefont" in rest and "**Time.**" in md
+    html = (tmp_path / "out" / "claims.html").read_text()
+    assert "Could not run (2 of 3 claims)" in html and ">error<" not in html
+
+
+def test_all_claims_decided_exits_zero_and_the_console_shows_each_claims_time(tmp_path, capsys, monkeypatch):
+    from blobbotronic.cli import main
+
+    _instant(monkeypatch, "perceptron")
+    assert main(["claims", "--only", "perceptron", "--store", str(tmp_path / "s.db"), "--out", str(tmp_path / "o"),
+                 "--workers", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "supported" in text and "time" in text and "Could not run" not in text
+    assert re.search(r"costliest claims: perceptron\s+\d+\s+s", text)  # with their seconds
+
+
+def test_reason_and_fix_split_a_message_and_name_what_to_install():
+    from blobbotronic.claims.suite import reason_and_fix
+    from blobbotronic.errors import BlobError
+
+    assert reason_and_fix("x", BlobError("The file is gone. Put it back.")) == ("The file is gone.", "Put it back.")
+    reason, fix = reason_and_fix("x", ModuleNotFoundError("No module named 'aeon'", name="aeon"))
+    assert "'aeon' is not installed" in reason and "make demo" in fix
+
+
+def test_a_run_two_claims_read_is_charged_half_to_each():
+    from types import SimpleNamespace as NS
+
+    from blobbotronic.claims.timing import TimedEngine, claim_costs, task_key
+
+    def task(ds, seed):
+        return NS(dataset=ds, model="m", seed=seed, key=NS(params_hash="h"),
+                  run=lambda: {"dataset": ds, "model": "m", "params_hash": "h", "seed": seed})
+
+    class Group:  # two stacked seeds: one unit of work, two rows
+        tasks = (task("b", 0), task("b", 1))
+
+        def run(self):
+            return {"rows": [t.run() for t in self.tasks]}
+
+    class Inline:
+        workers = 1
+
+        def run(self, units):
+            for u in units:
+                yield u.run()
+
+    engine = TimedEngine(Inline())
+    a, g = task("a", 0), Group()
+    rows = list(engine.run([a, g]))
+    assert [r.get("seed", None) for r in rows[:1]] == [0] and len(rows[1]["rows"]) == 2  # results pass through
+    assert set(engine.seconds) == {task_key(a), *map(task_key, g.tasks)}
+    engine.seconds = {task_key(a): (10.0, 8.0), task_key(g.tasks[0]): (4.0, 4.0), task_key(g.tasks[1]): (4.0, 4.0)}
+    costs = claim_costs({"one": [a, *g.tasks], "two": [a]}, engine.seconds)
+    assert costs["one"]["train_worker_seconds"] == 5.0 + 8.0 and costs["two"]["train_worker_seconds"] == 5.0
+    assert costs["one"]["shared"] == 1 and costs["one"]["runs"] == 3 and costs["two"]["train_cpu_seconds"] == 4.0
+
+
+def test_measurements_run_in_the_pool_and_their_failure_comes_back_to_the_claims_turn(monkeypatch, tmp_path):
+    from blobbotronic.claims.base import Context
+    from blobbotronic.claims.timing import MeasureUnit, TimedEngine
+
+    def broken(ctx):
+        raise RuntimeError("probe failed")
+
+    _instant(monkeypatch, "perceptron", measure=lambda ctx: {"probe": ctx.seeds})
+    _instant(monkeypatch, "backprop-tabular", measure=broken)
+
+    class Inline:
+        workers = 1
+
+        def run(self, units):
+            for u in units:
+                yield u.run()
+
+    ctx = Context("quick", [0, 1], tmp_path, tmp_path / "s.db")
+    engine = TimedEngine(Inline(), extra=[MeasureUnit("perceptron", ctx), MeasureUnit("backprop-tabular", ctx)])
+    assert list(engine.run([])) == []  # measurements are not store rows: train_pending never sees them
+    assert engine.measured["perceptron"]["measured"] == {"probe": [0, 1]}
+    assert engine.measured["perceptron"]["wall"] >= 0 and engine.extra == []  # run once
+    assert isinstance(engine.measured["backprop-tabular"]["failed"], RuntimeError)
+
+
+def test_a_verdict_quick_cannot_settle_says_so_in_every_output(tmp_path, capsys, monkeypatch):
+    from blobbotronic.cli import main
+
+    _instant(monkeypatch, "perceptron", "mixed")
+    monkeypatch.setattr(CLAIMS.get("perceptron"), "quick_unsettled", "two seeds cannot separate them")
+    assert main(["claims", "--only", "perceptron", "--store", str(tmp_path / "s.db"), "--out", str(tmp_path / "o"),
+                 "--json", "--workers", "1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["claims"][0]["quick_cannot_settle"] == "two seeds cannot separate them"
+    md = (tmp_path / "o" / "claims.md").read_text()
+    assert "**--quick cannot settle this verdict.** two seeds cannot separate them" in md
+    assert "--quick cannot settle this verdict." in (tmp_path / "o" / "claims.html").read_text()
+
+
+def test_cjk_verdict_names_the_font_and_needs_no_character_cnn_at_quick():
+    from blobbotronic.claims import hybrids
+
+    cells = {("glyph_cnn_lstm", "chinese_sentiment"): [0.80, 0.81, 0.82], ("lstm", "chinese_sentiment"): [0.70, 0.71,
+                                                                                                          0.72]}
+    ev = evidence(cells)
+    ev.measured = {"glyph_font": {"font": "Noto Sans CJK SC Regular", "origin": "package noto-cjk-sans-otc 0.0.1"}}
+    v = hybrids.decide_cjk(ev)
+    assert v.verdict == "supported" and "character CNN" not in v.key
+    assert "glyphs drawn with Noto Sans CJK SC Regular" in v.key and v.numbers["glyph_font"]["font"]
+    assert CLAIMS.get("cjk-hybrid").quick_unsettled and CLAIMS.get("tcn-study").quick_unsettled

@@ -172,6 +172,11 @@ class Claim:
     measure: Callable[["Context"], dict[str, Any]] | None = None  # measurements beyond the runs
     figures: Callable[[Evidence, Path], list[tuple[Path, str]]] | None = None  # (png path, caption)
     order: int = 100
+    # checked before any run is trained: raises (a BlobError saying what to install) when the claim cannot run here
+    requires: Callable[[], Any] | None = None
+    # verdicts that --quick's budgets cannot settle (they may differ at --full), each with the reason; the report
+    # says so beside the verdict
+    quick_unsettled: str | None = None
 
 
 @dataclass
@@ -203,9 +208,10 @@ class ClaimResult:
                   "train_seconds": self.evidence.cost(arm, ds, "train_seconds").mean,
                   "params": self.evidence.cost(arm, ds, "params").mean}
                  for (arm, ds), rows in self.evidence.rows.items() if rows]
-        return {"id": self.claim.id, "claim": self.claim.claim, "verdict": self.verdict.verdict,
+        return {"id": self.claim.id, "claim": self.claim.claim, "status": "decided", "verdict": self.verdict.verdict,
                 "key": self.verdict.key, "rule": self.verdict.rule,
-                "evidence": {"numbers": self.verdict.numbers, "table": table}, "error": self.error}
+                "evidence": {"numbers": self.verdict.numbers, "table": table}, "error": self.error,
+                "quick_cannot_settle": self.claim.quick_unsettled if self.evidence.mode == "quick" else None}
 
 
 def _stat_json(s: Stat) -> dict[str, Any]:
@@ -227,8 +233,10 @@ def plan_claim(claim: Claim, mode: Mode, store: Path, device: str = "auto") -> l
 
 
 def run_claim(claim: Claim, mode: Mode, store: Path, out: Path, workers: int | None = None, quiet: bool = True,
-              device: str = "auto", on_event: Callable[..., None] | None = None) -> ClaimResult:
-    """Train the claim's arms through compare (reusing stored runs), measure, and decide."""
+              device: str = "auto", on_event: Callable[..., None] | None = None,
+              measured: dict[str, Any] | None = None) -> ClaimResult:
+    """Train the claim's arms through compare (reusing stored runs), measure (unless ``measured`` brings the
+    measurements, taken in the suite's pool), and decide."""
     from ..compare.runner import compare
 
     seeds = list(range(claim.seeds[mode]))
@@ -243,7 +251,9 @@ def run_claim(claim: Claim, mode: Mode, store: Path, out: Path, workers: int | N
             rows[(arm.label, source)] = sorted((r for r in result.rows if r["dataset"] == source),
                                                key=lambda r: r["seed"])
     evidence = Evidence(rows, mode=mode)
-    if claim.measure is not None:
+    if measured is not None:
+        evidence.measured = measured
+    elif claim.measure is not None:
         evidence.measured = claim.measure(Context(mode, seeds, out, store, quiet))
     verdict = claim.decide(evidence)
     figs = claim.figures(evidence, out) if claim.figures else []

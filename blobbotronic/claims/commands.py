@@ -6,13 +6,15 @@ import argparse
 from typing import Any
 
 from ..cli import command, console, emit
+from ..errors import BlobError
+from .report import NOT_RUN, seconds_total, time_short
 
 
 def register(add) -> None:
     sp = add("claims", "run the primer's claims as experiments and write one report with computed verdicts")
     mode = sp.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_const", dest="mode", const="quick",
-                      help="small budgets that fit a 2-core CPU in about 15 minutes (the default)")
+                      help="small budgets that fit a 2-core CPU in about 5 minutes (the default)")
     mode.add_argument("--full", action="store_const", dest="mode", const="full",
                       help="larger budgets, more seeds and data sets; sized for a GPU")
     sp.set_defaults(mode="quick")
@@ -60,17 +62,57 @@ def cmd_claims(args: argparse.Namespace) -> None:
         result = run(args.only, args.mode, args.store, args.out, args.workers, args.device, progress, args.debug)
     finally:
         bar.stop()
-    emit(args, {"claims": [{"id": c["id"], "verdict": c["verdict"], "evidence": {"key": c["key"], "rule": c["rule"],
-                                                                                   **((c.get("evidence") or {}))}}
-                           for c in result["claims"]], "report": result["report"]}, show)
+    emit(args, summary(result), show)
+    missing = result["not_run"]
+    if missing:  # the report and the output above say why and how to fix each; the exit status says it to `make`
+        raise ClaimsNotRun(
+            f"{len(missing)} of {len(result['claims'])} claims could not run, so they have no verdict: "
+            + "; ".join(f"{c['id']} ({c['reason']} Fix: {c['fix']})" for c in missing))
+
+
+class ClaimsNotRun(BlobError):
+    """Some claims could not run here: the suite finished, reported them, and the command exits 3."""
+
+    exit_code = 3
+
+
+def summary(result: dict[str, Any]) -> dict[str, Any]:
+    """What --json prints: each claim's verdict (or why it could not run and the fix) and its time."""
+    claims = []
+    for c in result["claims"]:
+        item = {"id": c["id"], "status": c["status"], "verdict": c["verdict"], "seconds": c.get("seconds"),
+                "evidence": {"key": c["key"], "rule": c["rule"], **(c.get("evidence") or {})}}
+        if c["status"] == NOT_RUN:
+            item.update(reason=c["reason"], fix=c["fix"])
+        if c.get("quick_cannot_settle"):
+            item["quick_cannot_settle"] = c["quick_cannot_settle"]
+        claims.append(item)
+    meta = result.get("meta", {})
+    return {"claims": claims, "not_run": [{"id": c["id"], "reason": c["reason"], "fix": c["fix"]}
+                                          for c in result["not_run"]],
+            "seconds": meta.get("seconds"), "train_pool_seconds": meta.get("train_pool_seconds"),
+            "glyph_font": meta.get("glyph_font"), "report": result["report"]}
 
 
 def show(obj: dict[str, Any]) -> None:
     from rich.table import Table
 
     colour = {"supported": "green", "refuted": "red", "mixed": "yellow"}
-    t = Table("claim", "verdict", "the key number", title="The primer's claims, tested", show_lines=True)
+    t = Table("claim", "verdict", "the key number", "time", title="The primer's claims, tested", show_lines=True)
     for c in obj["claims"]:
-        t.add_row(c["id"], f"[{colour.get(c['verdict'], 'white')}]{c['verdict']}[/]", c["evidence"]["key"])
-    console().print(t)
-    console().print(f"report: {obj['report']}")
+        if c["status"] != NOT_RUN:
+            t.add_row(c["id"], f"[{colour.get(c['verdict'], 'white')}]{c['verdict']}[/]", c["evidence"]["key"],
+                      time_short(c))
+    con = console()
+    con.print(t)
+    if obj["not_run"]:
+        miss = Table("claim", "why", "the fix", title=f"Could not run: {len(obj['not_run'])} claims, no verdict",
+                     show_lines=True, title_style="bold red")
+        for c in obj["not_run"]:
+            miss.add_row(c["id"], c["reason"], c["fix"])
+        con.print(miss)
+    slow = sorted(obj["claims"], key=lambda c: -(seconds_total(c) or 0))[:3]
+    pool = f", {obj['train_pool_seconds']:.0f} s training in the shared pool" if obj.get("train_pool_seconds") else ""
+    con.print(f"{obj['seconds']:.0f} s in all{pool}; the costliest claims: "
+              + ", ".join(f"{c['id']} {time_short(c)}" for c in slow), markup=False)
+    con.print(f"report: {obj['report']}", markup=False)

@@ -1,15 +1,26 @@
-"""Run the claims suite: every claim (or a subset) through one store, then one report."""
+"""Run the claims suite: every claim (or a subset) through one store, then one report.
+
+Every claim either gets a verdict (supported, refuted or mixed) or is listed as "could not run" with the
+reason and the fix; the command exits non-zero when any could not run (claims/commands.py). Each claim's
+time is its share of the shared training pool (timing.py) plus its own measurements after it.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import BlobError
 from .base import CLAIMS, Mode, run_claim
 
 DEFAULT_OUT = Path("blobbotronic-out") / "claims"
+NOT_RUN = "could not run"
+BUG_FIX = ("This is a bug in blobbotronic, not in your set-up: rerun with `blobbotronic claims --only {id} --debug` "
+           "for the traceback, and report it.")
+IMPORT_FIX = ("Install what the claims need: `make demo` (or `pip install -e '.[demo]'` in the project's virtual "
+              "environment).")
 
 
 def select(only: str | list[str] | None) -> list[str]:
@@ -25,30 +36,66 @@ def select(only: str | list[str] | None) -> list[str]:
     return [i for i in ids if i in wanted]
 
 
+def reason_and_fix(claim_id: str, e: BaseException) -> tuple[str, str]:
+    """Why a claim could not run, and what fixes it. A BlobError says both (what was wrong, then what to do):
+    its first sentence is the reason, the rest the fix; a missing package is installed by `make demo`; anything
+    else is a bug to report."""
+    if isinstance(e, BlobError):
+        text = " ".join(str(e).split())
+        head, sep, rest = text.partition(". ")
+        return (head + "." if sep else text), (rest or "The message above says what to change.")
+    if isinstance(e, ImportError):
+        return f"The Python package {e.name or str(e)!r} is not installed.", IMPORT_FIX
+    return f"{type(e).__name__}: {e}", BUG_FIX.format(id=claim_id)
+
+
+def preflight(ids: list[str]) -> dict[str, BaseException]:
+    """The claims whose ``requires`` check fails here (a missing font, say), with the error; no run is trained."""
+    blocked = {}
+    for cid in ids:
+        check = CLAIMS.get(cid).requires
+        if check is None:
+            continue
+        try:
+            check()
+        except Exception as e:  # noqa: BLE001 - any failure means the claim cannot run; reason_and_fix sorts it
+            blocked[cid] = e
+    return blocked
+
+
 def train_all(ids: list[str], mode: Mode, store: Path, workers: int | None, device: str,
-              progress: Callable[[str, str, int, int], None] | None = None) -> None:
-    """Train every selected claim's missing runs in one pool of workers, longest groups first.
+              progress: Callable[[str, str, int, int], None] | None = None,
+              out: Path = DEFAULT_OUT) -> tuple[dict[str, list], Any]:
+    """Train every selected claim's missing runs in one pool of workers, the largest first.
 
     Claim by claim, each arm's few seeds left a worker idle and paid for a pool of its own; one pool over the
-    whole suite keeps every core busy. Each run is stored as it finishes, so an interrupted suite resumes, and
-    the claims then find all their runs in the store. A claim that cannot even be planned (a missing optional
-    package, say) is left to its own turn below, which reports the error.
+    whole suite keeps every core busy, and a run two claims read is trained once. Each run is stored as it
+    finishes, so an interrupted suite resumes, and the claims then find all their runs in the store. A claim
+    that cannot even be planned (a missing optional package, say) is left to its own turn, which reports it.
+    The claims' own measurements (``Claim.measure``) run in the same pool, on a CPU, beside the training.
+    Returns each claim's planned runs and the timed engine (``seconds``: each trained run's share; ``measured``).
     """
     from ..compare.runner import make_backend, train_pending
     from ..compare.store import Store
     from ..train.loop import pick_device
-    from .base import plan_claim
+    from .base import Context, plan_claim
+    from .timing import MeasureUnit, TimedEngine, largest_first
 
-    tasks = []
+    planned: dict[str, list] = {}
     for cid in ids:
         try:
-            tasks += plan_claim(CLAIMS.get(cid), mode, store, device)
-        except Exception:  # reported when the claim itself runs
+            planned[cid] = plan_claim(CLAIMS.get(cid), mode, store, device)
+        except Exception:  # noqa: BLE001 - reported when the claim itself runs
             continue
-    if not tasks:
-        return
     cuda = str(pick_device(device)).startswith("cuda")
-    engine = make_backend("local", 1 if cuda and not workers else workers)
+    engine = TimedEngine(make_backend("local", 1 if cuda and not workers else workers), largest_first)
+    if not cuda:  # a GPU is one device: its measurements stay in this process, after the pool
+        seeds = {cid: list(range(CLAIMS.get(cid).seeds[mode])) for cid in planned}
+        engine.extra = [MeasureUnit(cid, Context(mode, seeds[cid], Path(out), store)) for cid in planned
+                        if CLAIMS.get(cid).measure is not None]
+    tasks = [t for ts in planned.values() for t in ts]
+    if not tasks and not engine.extra:
+        return planned, engine
 
     def emit(kind: str, **info: Any) -> None:
         if progress and kind in ("plan", "row"):
@@ -56,47 +103,90 @@ def train_all(ids: list[str], mode: Mode, store: Path, workers: int | None, devi
 
     with Store(store) as db:
         train_pending(tasks, db, engine, True, emit)
+    return planned, engine
+
+
+def not_run_record(claim: Any, reason: str, fix: str) -> dict[str, Any]:
+    return {"id": claim.id, "claim": claim.claim, "status": NOT_RUN, "verdict": NOT_RUN, "key": reason,
+            "reason": reason, "fix": fix, "rule": "", "evidence": None}
 
 
 def run(only: str | list[str] | None = None, mode: Mode = "quick", store: str | Path | None = None,
         out: str | Path = DEFAULT_OUT, workers: int | None = None, device: str = "auto",
         progress: Callable[[str, str, int, int], None] | None = None, debug: bool = False) -> dict[str, Any]:
-    """Run the claims and write the report; returns ``{"claims": [...], "report": path, "markdown": path}``.
+    """Run the claims and write the report; returns ``{"claims": [...], "not_run": [...], "report": path, ...}``.
 
-    A claim whose experiment cannot run here (a missing optional package, say) is reported with its
-    error and the verdict "error"; the others still run.
+    A claim whose experiment cannot run here (a missing font or optional package, say) is reported as "could
+    not run", with the reason and the fix; the others still run and get their verdicts.
     """
     from .. import __version__
     from ..compare.store import DEFAULT_STORE
     from .report import render
+    from .timing import claim_costs
 
     ids = select(only)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     store = Path(store or DEFAULT_STORE)
     start = time.perf_counter()
-    train_all(ids, mode, store, workers, device, progress)
+    blocked = preflight(ids)
+    try:
+        planned, engine = train_all([i for i in ids if i not in blocked], mode, store, workers, device, progress,
+                                    out)
+    except Exception:  # noqa: BLE001 - a failed run in the pool: each claim then trains its own and reports it
+        if debug:
+            raise
+        planned, engine = {}, None
+    trained_at = time.perf_counter()
+    costs = claim_costs(planned, engine.seconds if engine is not None else {})
+    measured = engine.measured if engine is not None else {}
+    for cid, done in measured.items():  # measurements taken in the pool count as the claim's pool work
+        costs[cid]["train_worker_seconds"] += done["wall"]
+        costs[cid]["train_cpu_seconds"] += done["cpu"]
     results, figures = [], {}
     for i, cid in enumerate(ids):
         claim = CLAIMS.get(cid)
         if progress:
             progress("start", cid, i, len(ids))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
-            res = run_claim(claim, mode, store, out, workers=workers, device=device)
+            if cid in blocked:
+                raise blocked[cid]
+            done = measured.get(cid, {})
+            if "failed" in done:
+                raise done["failed"]
+            res = run_claim(claim, mode, store, out, workers=workers, device=device, measured=done.get("measured"))
             record = res.to_json()
             figures[cid] = res.figures
-        except Exception as e:  # one broken claim must not cost the others their results
-            if not isinstance(e, BlobError) and debug:
+        except Exception as e:  # noqa: BLE001 - one claim that cannot run must not cost the others their verdicts
+            if debug and not isinstance(e, BlobError):
                 raise
-            text = str(e) if isinstance(e, BlobError) else f"{type(e).__name__}: {e} (a bug: please report it)"
-            record = {"id": cid, "claim": claim.claim, "verdict": "error", "key": "not run: " + text.split(". ")[0],
-                      "rule": "", "evidence": None, "error": text}
+            record = not_run_record(claim, *reason_and_fix(cid, e))
         record["experiment"] = claim.experiment
-        record["seconds"] = time.perf_counter() - t0
+        record["seconds"] = seconds_record(costs.get(cid), time.perf_counter() - t0, time.process_time() - c0)
         results.append(record)
         if progress:
             progress("done", cid, i + 1, len(ids))
-    meta = {"mode": mode, "seconds": time.perf_counter() - start, "version": __version__, "store": str(store)}
+    meta = {"mode": mode, "seconds": time.perf_counter() - start, "train_pool_seconds": trained_at - start,
+            "version": __version__, "store": str(store), **glyph_font()}
     html_path, md_path = render(results, figures, out, meta)
-    return {"claims": results, "report": str(html_path), "markdown": str(md_path), "meta": meta}
+    return {"claims": results, "not_run": [r for r in results if r["status"] == NOT_RUN], "report": str(html_path),
+            "markdown": str(md_path), "meta": meta}
+
+
+def seconds_record(cost: dict[str, Any] | None, own_wall: float, own_cpu: float) -> dict[str, Any]:
+    """A claim's time: its share of the pool's training (worker seconds: one worker's wall time; and its CPU
+    seconds), its own step after the pool (measurements, verdict, figures: wall and CPU), and the sum."""
+    cost = cost or {"runs": 0, "trained": 0, "shared": 0, "train_worker_seconds": 0.0, "train_cpu_seconds": 0.0}
+    return {**cost, "own_seconds": own_wall, "own_cpu_seconds": own_cpu,
+            "total": cost["train_worker_seconds"] + own_wall}
+
+
+def glyph_font() -> dict[str, Any]:
+    """The font the glyph models draw with on this machine (the report names it: glyphs differ between fonts)."""
+    from ..data.glyphs import find_cjk_font
+
+    try:
+        return {"glyph_font": find_cjk_font().describe()}
+    except BlobError:
+        return {"glyph_font": None}
