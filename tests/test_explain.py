@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -251,6 +252,82 @@ def test_explain_command_on_a_cnn_checkpoint(tmp_path, capsys):
     assert main(["explain"]) == 2
 
 
+def test_explain_writes_the_result_json_it_announces_and_names_class_probability_and_truth(tmp_path, capsys):
+    import blobbotronic as bb
+    from blobbotronic.cli import main
+
+    run = bb.train("digits", "cnn", seed=0, quiet=True, budget="10 steps", params={"width": 4})
+    bb.save_checkpoint(run.model, tmp_path / "ckpt", dataset="digits", seed=0)
+    assert main(["explain", "--checkpoint", str(tmp_path / "ckpt"), "--input", "test:5", "--out",
+                 str(tmp_path / "out"), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    saved = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert saved == printed and printed["result"] == str(tmp_path / "out" / "result.json")
+    assert {"model", "input", "prediction", "explanations", "figures", "html"} <= set(saved)
+    truth = str(int(bb.load("digits").test.y[5]))
+    assert saved["prediction"]["true"] == truth and 0 < saved["prediction"]["probability"] <= 1
+    assert main(["explain", "--checkpoint", str(tmp_path / "ckpt"), "--input", "test:5", "--target", "4",
+                 "--out", str(tmp_path / "out2")]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert re.search(rf"class '4' \(p = 0\.\d\d\).*true label '{truth}'", text), text
+    assert f"numbers: {tmp_path / 'out2' / 'result.json'}" in text
+
+
+def test_explain_rereads_the_checkpoint_data_with_its_stored_options(tmp_path, capsys):
+    from blobbotronic.api import load, save_checkpoint, train
+    from blobbotronic.cli import main
+
+    options = {"lag": 12, "n": 120}  # plain "adding" would be lag 100 with 6,000 sequences
+    ds = load("adding", **options)
+    run = train(ds, "cnn", seed=0, quiet=True, budget="5 steps", params={"width": 4})
+    save_checkpoint(run.model, tmp_path / "ckpt", dataset="adding", data_options=options, seed=0)
+    assert main(["explain", "--checkpoint", str(tmp_path / "ckpt"), "--input", "test:3", "--out",
+                 str(tmp_path / "out"), "--json"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert len(obj["curves"]["cnn"]) == 12  # the memory curve averaged the checkpoint's own test split
+    assert obj["prediction"]["true"] == [pytest.approx(float(ds.test.y[3]))] and "true value" in obj["summary"]
+    assert main(["explain", "--checkpoint", str(tmp_path / "ckpt"), "--input", f"test:{len(ds.test)}"]) == 2
+    assert f"has {len(ds.test)} items" in capsys.readouterr().err
+
+
+def test_gradcam_of_a_series_is_drawn_over_the_series_not_as_a_channel_strip():
+    from blobbotronic.explain.figures import draw_gradcam
+
+    t = np.linspace(0, 6, 40)
+    cam, sal = np.exp(-((t - 2) ** 2)), np.abs(np.sin(t))
+    fig = draw_gradcam(np.sin(t)[:, None], cam, sal, title="x")
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert len(panels) == 2
+    for ax in panels:
+        assert not ax.images and "channel" not in ax.get_ylabel()
+        (line,) = ax.get_lines()  # the series itself, in data units
+        assert np.allclose(line.get_ydata(), np.sin(t))
+        assert any(type(c).__name__ == "LineCollection" for c in ax.collections)  # coloured by the attribution
+    two = draw_gradcam(np.stack([np.sin(t), np.cos(t)], 1), cam, sal, channels=["value", "marker"])
+    ax = [a for a in two.axes if a.get_label() != "<colorbar>"][0]
+    assert not ax.images and [line.get_label() for line in ax.get_lines()] == ["value", "marker"]
+    text = draw_gradcam(np.arange(12.0)[:, None], cam[:12], sal[:12], tokens=True)
+    assert all(not a.images for a in text.axes if a.get_label() != "<colorbar>")
+
+
+def test_explain_memory_default_is_the_small_sweep_and_takes_quiet(monkeypatch, tmp_path):
+    import blobbotronic.explain.study as study
+    from blobbotronic.cli import main
+
+    seen = {}
+
+    def capture(models, tasks, lags, seeds, cfg, out, **kw):
+        seen.update(models=models, tasks=tasks, lags=lags, seeds=seeds, budget=cfg.budget, progress=kw["progress"])
+        raise BlobError("captured")
+
+    monkeypatch.setattr(study, "memory_study", capture)
+    assert main(["explain", "memory", "--models", "rnn,lstm", "--quiet", "--out", str(tmp_path)]) == 2
+    assert seen == {"models": ["rnn", "lstm"], "tasks": ["adding"], "lags": [10, 30], "seeds": 3,
+                    "budget": "1500 steps", "progress": None}
+    assert main(["explain", "memory", "--task", "both", "--lags", "10,100", "--out", str(tmp_path)]) == 2
+    assert seen["tasks"] == ["adding", "temporal_order"] and seen["lags"] == [10, 100] and seen["progress"]
+
+
 def test_memory_section_escapes_user_text(tmp_path):
     from blobbotronic.explain.section import memory_section
 
@@ -268,9 +345,10 @@ def test_explain_memory_command_end_to_end(tmp_path, capsys):
 
     args = ["explain", "memory", "--models", "rnn,cnn", "--lags", "8,12", "--seeds", "2", "--task", "both",
             "--budget", "20 steps", "--n", "100", "--workers", "1", "--device", "cpu", "--curve-lag", "12",
-            "--store", str(tmp_path / "runs.db"), "--out", str(tmp_path / "mem"), "--json"]
+            "--store", str(tmp_path / "runs.db"), "--out", str(tmp_path / "mem"), "--quiet", "--json"]
     assert main(args) == 0
     obj = json.loads(capsys.readouterr().out)
+    assert json.loads((tmp_path / "mem" / "result.json").read_text())["horizons"] == obj["horizons"]
     assert set(obj["horizons"]) == {"rnn", "cnn"} and set(obj["horizons"]["rnn"]) == {"adding", "temporal_order"}
     assert all(v in (0, 8, 12) for m in obj["horizons"].values() for v in m.values())
     assert len(obj["curves"]["rnn"]) == 12 and sum(obj["curves"]["cnn"]) == pytest.approx(1.0)

@@ -3,8 +3,8 @@
 One verb with an optional positional word keeps both forms of the issue's commands:
 
     blobbotronic explain --checkpoint CKPT [--input test:3 | FILE] [--out DIR] [--json]
-    blobbotronic explain memory [--models rnn,lstm,gru,cnn] [--lags 10,30,100] [--seeds 3]
-                                [--task adding|temporal_order|both] [--quick] [--out DIR] [--json]
+    blobbotronic explain memory [--models rnn,lstm,gru,cnn] [--lags 10,30] [--seeds 3]
+                                [--task adding|temporal_order|both] [--quick] [--out DIR] [--quiet] [--json]
 """
 
 from __future__ import annotations
@@ -33,11 +33,12 @@ def register(add) -> None:
     g.add_argument("--target", help="class to explain, by name or index (default: the predicted class)")
     m = sp.add_argument_group("explain memory")
     m.add_argument("--models", help="comma-separated (default rnn,lstm,gru,cnn; --quick rnn,lstm; attention works too)")
-    m.add_argument("--lags", help="comma-separated sequence lengths (default 10,30,100,300,1000; --quick 10,30,100)")
+    m.add_argument("--lags", help="comma-separated sequence lengths (default 10,30, where the LSTM solves the "
+                                  "adding problem and the RNN does not; the whole study: 10,30,100,300,1000)")
     m.add_argument("--seeds", type=int, help="training seeds per cell (default 3; --quick 2)")
-    m.add_argument("--task", choices=["adding", "temporal_order", "both"], help="default both (--quick: adding)")
-    m.add_argument("--quick", action="store_true",
-                   help="a demo-sized study: rnn and lstm, lags 10,30,100, 2 seeds, the adding problem")
+    m.add_argument("--task", choices=["adding", "temporal_order", "both"],
+                   help="default adding (the temporal-order problem separates the models only at longer lags)")
+    m.add_argument("--quick", action="store_true", help="a demo-sized study: rnn and lstm, 2 seeds")
     m.add_argument("--budget", help="training budget per run (default '1500 steps')")
     m.add_argument("--batch-size", type=int, help="default 64")
     m.add_argument("--n", type=int, help="sequences per data set, split 80/10/10 (default 6000)")
@@ -51,6 +52,7 @@ def register(add) -> None:
                    help="summarise the runs already in --store, training none for the sweep")
     sp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     sp.add_argument("--out", help="folder for PNGs, section.html and result.json")
+    sp.add_argument("--quiet", action="store_true", help="no progress lines (--json implies it)")
 
 
 @command("explain")
@@ -71,15 +73,21 @@ def cmd_explain(args: argparse.Namespace) -> None:
 # ---- one checkpoint ---------------------------------------------------------------------------------
 
 
-def resolve_input(spec: Any, source: str | None, text: str) -> tuple[Any, Any, str, Any]:
-    """``test:3`` (a split and index of the checkpoint's data set) or a file -> (x, lengths, label, data split)."""
-    from ..data import load, read_inputs
+def resolve_input(spec: Any, source: str | None, text: str, options: dict[str, Any] | None = None,
+                  seed: int = 0) -> tuple[Any, Any, str, Any, Any]:
+    """``test:3`` (a split and index of the checkpoint's data set) or a file -> (x, lengths, label, test split, truth).
+
+    The data set is read again as it was for training: with the checkpoint's data options and seed.
+    ``truth`` is the input's true target, None for a file.
+    """
+    from ..data import read_inputs
+    from ..data.bad_files import load_data
 
     split_name, colon, index = text.partition(":")
     data = None
     if source is not None:
         try:
-            data = load(source)
+            data = load_data(source, seed=seed, options=options)
         except BlobError:
             data = None
     if colon and split_name in ("test", "val", "train") and index.strip().lstrip("-").isdigit():
@@ -91,25 +99,27 @@ def resolve_input(spec: Any, source: str | None, text: str) -> tuple[Any, Any, s
         if not -len(split) <= i < len(split):
             raise BlobError(f"--input {text}: the {split_name} split has {len(split)} items (0-{len(split) - 1}).")
         lengths = None if split.lengths is None else split.lengths[i : i + 1]
-        return split.x[i : i + 1], lengths, text, data.test
+        return split.x[i : i + 1], lengths, text, data.test, split.y[i]
     if not Path(text).exists():
         raise BlobError(f"--input {text!r}: neither an existing file nor test:N, val:N or train:N.")
     x, lengths, names = read_inputs(spec, [text])
-    return x, lengths, str(names[0]), None if data is None else data.test
+    return x, lengths, str(names[0]), None if data is None else data.test, None
 
 
 def explain_checkpoint(checkpoint: str | Path, input: str = "test:0", out: str | Path | None = None,
                        target: str | None = None, device: str = "auto") -> dict[str, Any]:
-    """Every explainer that applies to the checkpoint's model, on one input; writes PNGs and section.html."""
+    """Every explainer that applies to the checkpoint's model, on one input; writes PNGs, section.html and
+    result.json (the returned numbers) under ``out``."""
     from ..train import load_checkpoint
     from ..train.loop import pick_device
-    from .explainers import explain_model
+    from .explainers import describe, explain_model, prediction
     from .section import explain_section
 
     dev = pick_device(device)
     model, cfg = load_checkpoint(checkpoint, device=str(dev))
     spec = model.spec
-    x, lengths, label, test = resolve_input(spec, cfg.get("dataset"), input)
+    x, lengths, label, test, truth = resolve_input(spec, cfg.get("dataset"), input, cfg.get("data_options"),
+                                                   int(cfg.get("seed", 0) or 0))
     cls = None
     if target is not None:
         if not spec.is_classification:
@@ -121,17 +131,22 @@ def explain_checkpoint(checkpoint: str | Path, input: str = "test:0", out: str |
     x = x.to(dev)
     if test is not None:
         test = test.to(dev)
-    exps = explain_model(model, x, lengths, out=out, label=label, data=test, target=cls)
-    html = explain_section(exps, f"What {cfg['model']} sees: {label}")
+    exps = explain_model(model, x, lengths, out=out, label=label, data=test, target=cls, truth=truth)
+    pred = prediction(model, x, lengths, truth, cls)
+    html = explain_section(exps, f"What {cfg['model']} sees: {label}, {describe(pred)}")
+    out.mkdir(parents=True, exist_ok=True)
     (out / "section.html").write_text(html, encoding="utf-8")
     result: dict[str, Any] = {"checkpoint": str(checkpoint), "model": cfg["model"], "input": label,
+                              "prediction": pred, "summary": describe(pred),
                               "explanations": [e.to_dict() for e in exps],
-                              "figures": [f for e in exps for f in e.figures], "html": str(out / "section.html")}
+                              "figures": [f for e in exps for f in e.figures], "html": str(out / "section.html"),
+                              "result": str(out / "result.json")}
     curve = next((e for e in exps if e.name == "memory_curve"), None)
     if curve is not None:
         ig = curve.numbers["integrated_gradients"]
         result["curves"] = {cfg["model"]: ig["shares"]}
         result["last_quarter_share"] = {cfg["model"]: ig["last_quarter_share"]}
+    (out / "result.json").write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
     return result
 
 
@@ -139,20 +154,27 @@ def _checkpoint(args: argparse.Namespace) -> None:
     result = explain_checkpoint(args.checkpoint, args.input, args.out, args.target, args.device)
 
     def show(r: dict[str, Any]) -> None:
+        from rich.markup import escape
+
         c = console()
-        c.print(f"[bold]{r['model']}[/bold] on {r['input']}")
+        c.print(f"[bold]{escape(r['model'])}[/bold] on {escape(r['input'])}: {escape(r['summary'])}",
+                highlight=False)
         for e in r["explanations"]:
             extra = ""
             if e["name"] == "memory_curve":
                 extra = f" last-quarter share {e['numbers']['integrated_gradients']['last_quarter_share']:.2f}"
             elif e["name"] == "gradcam" and e["numbers"].get("class") is not None:
-                extra = f" class {e['numbers']['class']}"
-            c.print(f"  {e['title']}{extra}" + (f" ({e['note']})" if e["note"] else ""))
+                n = e["numbers"]
+                extra = (f" class {n['class']!r} (p = {n['probability']:.2f}), "
+                         + (f"true label {n['true']!r}" if n.get("true") is not None else "true label unknown"))
+            c.print(f"  {e['title']}{extra}" + (f" ({e['note']})" if e["note"] else ""), markup=False,
+                    highlight=False)
             for row in e["table"]:
                 c.print(f"    {row['layer']} {row['module']}: {row['before']} -> {row['after']} "
                         f"({row['values_before']:,} -> {row['values_after']:,} values, /{row['reduction']:.1f})")
         c.print("figures: " + ", ".join(r["figures"]))
         c.print(f"HTML section: {r['html']}")
+        c.print(f"numbers: {r['result']}")
 
     emit(args, result, show)
 
@@ -161,7 +183,18 @@ def _checkpoint(args: argparse.Namespace) -> None:
 
 
 def _memory(args: argparse.Namespace) -> None:
-    from .horizon import DEFAULT_LAGS, DEFAULT_MODELS, QUICK_LAGS, QUICK_MODELS, TASKS, HorizonConfig, parse_lags
+    from .horizon import (
+        DEFAULT_LAGS,
+        DEFAULT_MODELS,
+        DEFAULT_SEEDS,
+        DEFAULT_TASKS,
+        QUICK_LAGS,
+        QUICK_MODELS,
+        QUICK_SEEDS,
+        TASKS,
+        HorizonConfig,
+        parse_lags,
+    )
     from .section import memory_section
     from .study import CURVE_LAG, memory_study
 
@@ -172,16 +205,15 @@ def _memory(args: argparse.Namespace) -> None:
     for m in models:
         MODELS.entry(m)  # unknown names fail here, before any training
     lags = parse_lags(args.lags) if args.lags else list(QUICK_LAGS if args.quick else DEFAULT_LAGS)
-    task = args.task or ("adding" if args.quick else "both")
-    tasks = list(TASKS) if task == "both" else [task]
-    seeds = args.seeds if args.seeds is not None else (2 if args.quick else 3)
+    tasks = list(TASKS) if args.task == "both" else [args.task] if args.task else list(DEFAULT_TASKS)
+    seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else DEFAULT_SEEDS)
     if seeds < 1:
         raise BlobError(f"--seeds must be at least 1, got {seeds}.")
     defaults = HorizonConfig()
     cfg = HorizonConfig(budget=args.budget or defaults.budget, batch_size=args.batch_size or defaults.batch_size,
                         n=args.n or defaults.n, device=args.device, lr=args.lr)
     out = Path(args.out or Path("blobbotronic-out") / "explain-memory")
-    quiet = args.json
+    quiet = args.json or args.quiet
     progress = None if quiet else (lambda msg: console().print(msg, highlight=False))
     result = memory_study(models, tasks, lags, seeds, cfg, out, workers=args.workers, store=args.store,
                           curve_task=args.curve_task or tasks[0], curve_lag=args.curve_lag or CURVE_LAG,
@@ -198,7 +230,7 @@ def _memory(args: argparse.Namespace) -> None:
            "curves_gradient_x_input": result.get("curves_gradient_x_input", {}),
            "last_quarter_share_gradient_x_input": result.get("last_quarter_share_gradient_x_input", {}),
            "findings": result["findings"], "missing": result["missing"], "runs": result["runs"],
-           "html": result["html"]}
+           "html": result["html"], "result": str(out / "result.json")}
     (out / "result.json").write_text(json.dumps(obj, indent=1, default=str), encoding="utf-8")
 
     def show(o: dict[str, Any]) -> None:
@@ -215,5 +247,6 @@ def _memory(args: argparse.Namespace) -> None:
             c.print("- " + f, highlight=False)
         c.print("figures: " + ", ".join(o["figures"]))
         c.print(f"HTML section: {o['html']}")
+        c.print(f"numbers: {o['result']}")
 
     emit(args, obj, show)

@@ -36,6 +36,8 @@ class Context:
     data: Split | None = None  # for data-set averages (memory curve)
     target: int | None = None  # class to explain (None: the predicted one)
     prefix: str = "explain"
+    truth: Any = None  # the input's true target (a class index, or the regression target), None when unknown
+    prediction: dict[str, Any] = field(default_factory=dict)  # see prediction()
 
 
 @dataclass
@@ -54,6 +56,49 @@ class Explanation:
                 "table": self.table, "note": self.note}
 
 
+def prediction(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None = None, truth: Any = None,
+               target: int | None = None) -> dict[str, Any]:
+    """What the model says about one input: for a classifier the predicted class and its probability, the class
+    explained (``target``, else the predicted one) and its probability, and the true label when known; for a
+    regression the output and the true value. Sequence taggers (one class per position) get the true label only.
+    """
+    from .attribution import attribution_mode, device_of
+
+    spec = model.spec
+    with attribution_mode(model), torch.no_grad():
+        out = model(x[:1].to(device_of(model)), None if lengths is None else lengths[:1])[0].float().cpu()
+    name = lambda i: spec.classes[i] if i < len(spec.classes) else str(i)  # noqa: E731
+    if not spec.is_classification:
+        values = [float(v) for v in out.flatten()]
+        true = None if truth is None else [float(v) for v in torch.as_tensor(truth).flatten()]
+        return {"output": values, "true": true}
+    true = None
+    if truth is not None and torch.as_tensor(truth).numel() == 1:
+        true = name(int(torch.as_tensor(truth)))
+    if out.ndim != 1:  # one class per position: no single class to name
+        return {"true": true}
+    probs = out.softmax(0)
+    pred = int(probs.argmax())
+    cls = pred if target is None else int(target)
+    return {"class": name(cls), "class_index": cls, "probability": float(probs[cls]), "predicted": name(pred),
+            "predicted_probability": float(probs[pred]), "true": true}
+
+
+def describe(pred: dict[str, Any]) -> str:
+    """``class 'XY' (p = 0.93), true label 'XX'``: one phrase for titles and console lines."""
+    if "output" in pred:
+        out = ", ".join(f"{v:.3g}" for v in pred["output"][:4])
+        true = ", ".join(f"{v:.3g}" for v in pred["true"][:4]) if pred["true"] is not None else "unknown"
+        return f"output {out}, true value {true}"
+    true = f"true label {pred['true']!r}" if pred.get("true") is not None else "true label unknown"
+    if "class" not in pred:
+        return true
+    text = f"class {pred['class']!r} (p = {pred['probability']:.2f})"
+    if pred["class"] != pred["predicted"]:  # a --target other than the predicted class
+        text += f", predicted {pred['predicted']!r} (p = {pred['predicted_probability']:.2f})"
+    return f"{text}, {true}"
+
+
 def applies(name: str, model: nn.Module, has_data: bool = True) -> bool:
     needs = EXPLAINERS.tags(name).get("needs")
     modality = getattr(getattr(model, "spec", None), "modality", None)
@@ -68,10 +113,14 @@ def applies(name: str, model: nn.Module, has_data: bool = True) -> bool:
 
 def explain_model(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None = None, *, out: str | Path,
                   label: str = "input", data: Split | None = None, target: int | None = None,
-                  only: list[str] | None = None) -> list[Explanation]:
-    """Run every registered explainer that applies to ``model`` (or those named in ``only``)."""
+                  only: list[str] | None = None, truth: Any = None) -> list[Explanation]:
+    """Run every registered explainer that applies to ``model`` (or those named in ``only``).
+
+    ``truth``: the input's true target, named in the titles beside the class explained and its probability.
+    """
     ctx = Context(model, x[:1], None if lengths is None else lengths[:1], label, Path(out), data, target,
-                  prefix=_safe(f"{getattr(model, 'name', 'model')}-{label}"))
+                  prefix=_safe(f"{getattr(model, 'name', 'model')}-{label}"), truth=truth)
+    ctx.prediction = prediction(model, ctx.x, ctx.lengths, truth, target)
     names = only or [n for n in EXPLAINERS if applies(n, model, data is not None)]
     return [EXPLAINERS.get(n)(ctx) for n in names]
 
@@ -105,7 +154,8 @@ def _feature_maps(ctx: Context) -> Explanation:
     layers = feature_maps(ctx.model, ctx.x, ctx.lengths)
     shown = [(f"{o.name} {o.module}", o.output.numpy()) for o in layers]
     path = figures.feature_maps_figure(_sample(ctx), shown, _png(ctx, "feature-maps"),
-                                       title=f"Feature maps of {ctx.label} ({getattr(ctx.model, 'name', '')})")
+                                       title=f"Feature maps of {ctx.label} ({getattr(ctx.model, 'name', '')}): "
+                                             + describe(ctx.prediction))
     numbers = {"layers": [{"layer": o.name, "module": o.module, "shape": list(o.output.shape)} for o in layers]}
     return Explanation("feature_maps", "Feature maps layer by layer", numbers, [str(path)])
 
@@ -127,9 +177,13 @@ def _gradcam(ctx: Context) -> Explanation:
     x = _sample(ctx)
     if spec.modality == "text":
         x = ctx.x[0].float().cpu()[:, None].numpy()
+    pred = ctx.prediction if name is None or ctx.prediction.get("class_index") == cls else \
+        prediction(ctx.model, ctx.x, ctx.lengths, ctx.truth, cls)
     path = figures.gradcam_figure(x, cam.numpy(), sal.numpy(), _png(ctx, "gradcam"),
-                                  title=f"{ctx.label}: why class {name!r}" if name else ctx.label)
-    return Explanation("gradcam", "Grad-CAM and saliency", {"class": name, "class_index": cls}, [str(path)])
+                                  title=f"{ctx.label} ({getattr(ctx.model, 'name', '')}): why {describe(pred)}",
+                                  channels=spec.extra.get("channels"), tokens=spec.modality == "text")
+    numbers = {"class": name, "class_index": cls, "probability": pred.get("probability"), "true": pred.get("true")}
+    return Explanation("gradcam", "Grad-CAM and saliency", numbers, [str(path)])
 
 
 @EXPLAINERS.register("memory_curve", needs="sequence", about="attribution of the output to each input position")

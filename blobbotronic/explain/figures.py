@@ -112,8 +112,20 @@ def feature_maps_figure(x: np.ndarray, layers: list[tuple[str, np.ndarray]], pat
     return _save(fig, path)
 
 
-def gradcam_figure(x: np.ndarray, cam: np.ndarray, sal: np.ndarray, path: str | Path, title: str = "") -> Path:
-    """Input, Grad-CAM overlay and saliency side by side (images), or three aligned rows (sequences)."""
+def gradcam_figure(x: np.ndarray, cam: np.ndarray, sal: np.ndarray, path: str | Path, title: str = "",
+                   channels: list[str] | None = None, tokens: bool = False) -> Path:
+    """``draw_gradcam`` written to ``path``."""
+    return _save(draw_gradcam(x, cam, sal, title, channels, tokens), path)
+
+
+def draw_gradcam(x: np.ndarray, cam: np.ndarray, sal: np.ndarray, title: str = "", channels: list[str] | None = None,
+                 tokens: bool = False):
+    """Input, Grad-CAM overlay and saliency side by side (images), or drawn over the series itself (sequences).
+
+    A series (L, C) gets two panels sharing the position axis, one per attribution: the series as lines
+    (one channel: the line itself coloured by the attribution) over a background shaded by it. Token ids
+    (``tokens``) are no series to draw: each attribution shows as bars over the token positions.
+    """
     x, cam, sal = (np.asarray(a, dtype=np.float32) for a in (x, cam, sal))
     if x.ndim == 3:  # image (C, H, W)
         img = x.transpose(1, 2, 0) if x.shape[0] == 3 else x.mean(0)
@@ -130,18 +142,73 @@ def gradcam_figure(x: np.ndarray, cam: np.ndarray, sal: np.ndarray, path: str | 
         for a in axes:
             a.set_xticks([])
             a.set_yticks([])
-    else:  # sequence (L, C)
-        fig = _figure(8, 4.2)
-        axes = fig.subplots(3, 1, sharex=True)
-        axes[0].imshow(np.atleast_2d(x).T, aspect="auto", cmap="viridis", interpolation="nearest")
-        axes[0].set_ylabel("channel", fontsize=8)
-        axes[1].plot(cam, color="C3")
-        axes[1].set_ylabel("Grad-CAM", fontsize=8)
-        axes[2].plot(sal, color="C0")
-        axes[2].set_ylabel("|grad x input|", fontsize=8)
-        axes[2].set_xlabel("position", fontsize=8)
+        fig.suptitle(title, fontsize=10)
+        return fig
+    series = x.reshape(len(x), -1)  # (L, C)
+    fig = _figure(8, 4.6)
+    axes = fig.subplots(2, 1, sharex=True)
+    for ax, (what, a) in zip(axes, (("Grad-CAM (last conv layer)", cam), ("saliency |gradient x input|", sal)),
+                             strict=True):
+        a = a / a.max() if a.size and a.max() > 0 else a
+        if tokens:
+            ax.bar(np.arange(len(a)), a, width=0.9, color=_colours(a))
+            ax.set_ylabel(what.split(" (")[0], fontsize=8)
+        else:
+            _series_with_attribution(ax, series, a, channels)
+            ax.set_ylabel("value", fontsize=8)
+        ax.set_title(what + " over the input, darker: more", fontsize=8, loc="left")
+    axes[-1].set_xlabel("token position" if tokens else "position (time step)", fontsize=8)
+    fig.colorbar(_mappable(), ax=list(axes), shrink=0.8, label="attribution (scaled to its maximum)")
     fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return fig
+
+
+ATTRIBUTION_CMAP = "Reds"
+SHOWN_CHANNELS = 8
+
+
+def _colours(a: np.ndarray) -> np.ndarray:
+    from matplotlib import colormaps
+
+    return colormaps[ATTRIBUTION_CMAP](0.15 + 0.85 * np.clip(a, 0, 1))
+
+
+def _mappable():
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    return ScalarMappable(Normalize(0, 1), colormaps[ATTRIBUTION_CMAP])
+
+
+def _series_with_attribution(ax, series: np.ndarray, a: np.ndarray, channels: list[str] | None) -> None:
+    """The series (L, C) as lines over one shaded band per position; a single channel's line is coloured too."""
+    from matplotlib.collections import LineCollection, PolyCollection
+
+    L, C = series.shape
+    t = np.arange(L, dtype=np.float64)
+    shown = series[:, :SHOWN_CHANNELS]
+    finite = shown[np.isfinite(shown)]  # NaN pads a shorter series to the data set's length
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    pad = 0.05 * (hi - lo or 1.0)
+    lo, hi = lo - pad, hi + pad
+    bands = [[(i - 0.5, lo), (i + 0.5, lo), (i + 0.5, hi), (i - 0.5, hi)] for i in range(L)]
+    ax.add_collection(PolyCollection(bands, facecolors=_colours(a), alpha=0.3 if C == 1 else 0.5, linewidths=0,
+                                     zorder=0))
+    if C == 1:  # the line itself in the attribution's colour, a thin dark line over it keeping its shape readable
+        points = np.stack([t, series[:, 0]], 1)
+        segments = np.stack([points[:-1], points[1:]], 1)
+        ax.add_collection(LineCollection(segments, colors=_colours(0.2 + 0.8 * (a[:-1] + a[1:]) / 2), linewidths=3,
+                                         zorder=1))
+        ax.plot(t, series[:, 0], color="0.15", lw=0.7, zorder=2)
+    else:
+        names = list(channels or [])[:C] + [f"channel {c}" for c in range(len(channels or []), C)]
+        for c in range(shown.shape[1]):
+            ax.plot(t, shown[:, c], lw=1.0, color=f"C{c}", label=names[c], zorder=1)
+        ax.legend(fontsize=6, loc="upper right", ncol=min(4, shown.shape[1]),
+                  title=None if C <= SHOWN_CHANNELS else f"first {SHOWN_CHANNELS} of {C} channels")
+    ax.set_xlim(-0.5, L - 0.5)
+    ax.set_ylim(lo, hi)
 
 
 def memory_curves_figure(curves: dict[str, dict[str, np.ndarray]], path: str | Path, title: str = "",

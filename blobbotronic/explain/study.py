@@ -18,6 +18,8 @@ from . import figures
 from .horizon import (
     DEFAULT_LAGS,
     DEFAULT_MODELS,
+    DEFAULT_SEEDS,
+    DEFAULT_TASKS,
     TASKS,
     HorizonConfig,
     data_name,
@@ -92,6 +94,11 @@ def findings(result: dict[str, Any]) -> list[str]:
                 parts.append(f"{model} {lag} (seeds {', '.join(str(seeds[k]) for k in sorted(seeds))}"
                              + (f"; 95% bootstrap {ci[0]}-{ci[1]})" if ci else ")"))
         out.append(f"Largest solved lag on {task.replace('_', ' ')}: " + "; ".join(parts) + ".")
+        top = max(result["lags"], default=0)
+        capped = [m for m in result["models"] if top and s["horizons"].get(m, {}).get(task) == top]
+        if capped:
+            out.append(f"On {task.replace('_', ' ')} {', '.join(capped)} solved the longest lag tried ({top}): "
+                       "that horizon is a lower bound; longer lags (--lags) would find where it ends.")
     gaps: dict[tuple[str, str], list[str]] = {}
     for cell in result.get("missing", []):
         gaps.setdefault((cell["model"], cell["task"]), []).append(f"{cell['lag']} ({cell['runs']}/{result['seeds']})")
@@ -145,8 +152,8 @@ def _score(metrics: dict[str, float]) -> str:
     return f"MSE {metrics.get('loss', float('nan')):.3f}"
 
 
-def memory_study(models: Iterable[str] = DEFAULT_MODELS, tasks: Iterable[str] = TASKS,
-                 lags: Iterable[int] = DEFAULT_LAGS, seeds: int = 3, cfg: HorizonConfig | None = None,
+def memory_study(models: Iterable[str] = DEFAULT_MODELS, tasks: Iterable[str] = DEFAULT_TASKS,
+                 lags: Iterable[int] = DEFAULT_LAGS, seeds: int = DEFAULT_SEEDS, cfg: HorizonConfig | None = None,
                  out: str | Path = "blobbotronic-out/explain-memory", *, workers: int | None = 1,
                  store: str | Path | None = None, curve_task: str = "adding", curve_lag: int = CURVE_LAG,
                  curves: bool = True, stored_only: bool = False,
