@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import BlobError
+from .train_flags import data_option_flag, settings_of, training_flags
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], Any]] = {}
 
@@ -200,11 +201,10 @@ def show_record(r: dict[str, Any]) -> None:
 def train_config(args: argparse.Namespace):
     from .train import TrainConfig
 
-    kw: dict[str, Any] = {"seed": args.seed, "device": args.device, "quiet": args.quiet or args.json}
-    for key in ("budget", "batch_size", "lr", "adversarial", "pretrain", "average", "patience", "threads", "compile",
-                "channels_last"):
-        if getattr(args, key, None) is not None:
-            kw[key] = getattr(args, key)
+    kw: dict[str, Any] = {"seed": args.seed, "device": args.device, "quiet": args.quiet or args.json,
+                          **settings_of(args)}
+    if args.budget is not None:
+        kw["budget"] = args.budget
     return TrainConfig(**kw)
 
 
@@ -284,39 +284,6 @@ def cmd_demo(args: argparse.Namespace) -> None:
 # ---- the parser ---------------------------------------------------------------------------------
 
 
-def training_flags(sp: argparse.ArgumentParser) -> None:
-    """The flags every training command shares."""
-    sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--budget", help="'6000 steps', '30 epochs' or '60s' (default: the training policy, which trains "
-                    "until the validation curve plateaus, up to a cap; see the README)")
-    sp.add_argument("--batch-size", type=int, help="examples per step (default: min(100, max(16, training set / 8)))")
-    sp.add_argument("--lr", type=float, help="learning rate (default: the model family's)")
-    sp.add_argument("--adversarial", type=float, metavar="EPS",
-                    help="text: adversarial training, each batch also trained with its token vectors pushed up the "
-                         "loss gradient by EPS of their size (0.02 suits; twice the time per step; default: off)")
-    sp.add_argument("--pretrain", type=int, metavar="STEPS",
-                    help="text: first train the model's embeddings (and its LSTM) to predict the next token for STEPS "
-                         "steps, on the training texts and the data set's unlabelled corpus (default: a preset's, "
-                         "else 0)")
-    sp.add_argument("--average", type=float, metavar="DECAY",
-                    help="weight averaging: judge, keep and test a moving average of the weights, DECAY per step "
-                         "(0.99: about the last 100 steps; default: a preset's, else off)")
-    sp.add_argument("--patience", type=int,
-                    help="validation checks without improvement before stopping (default 10; under the policy the "
-                         "learning rate halves every N/2 such checks, twice, before the stop); 0 turns it off")
-    sp.add_argument("--threads", type=int,
-                    help="CPU threads per run (default: train uses the cores no other process is busy on, up to 8; "
-                         "compare 1 per worker)")
-    sp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    sp.add_argument("--quiet", action="store_true", help="no progress bar")
-    sp.add_argument("--compile", action="store_true", default=None,
-                    help="torch.compile the model for training (compile time reported apart; off by default: "
-                         "on a CPU it did not pay for these small models)")
-    sp.add_argument("--no-channels-last", dest="channels_last", action="store_false", default=None,
-                    help="keep 2-D convolutions in PyTorch's default layout (channels-last is the default: "
-                         "1.2-1.4x faster steps for the 2-D CNNs measured on a CPU)")
-
-
 def skip_bad_flag(sp: argparse.ArgumentParser) -> None:
     """``--skip-bad`` for the commands that read a user's files (data/bad_files.py does the skipping)."""
     sp.add_argument("--skip-bad", action="store_true", help="skip unreadable or truncated files in a folder of "
@@ -346,8 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("train", "train one model on one data set and save a checkpoint")
     sp.add_argument("--data", required=True, help="a built-in data set name, a file or a folder")
-    sp.add_argument("--data-option", action="append", metavar="KEY=VALUE",
-                    help="an option for reading the data, e.g. task=forecast target=close (repeatable)")
+    data_option_flag(sp)
     sp.add_argument("--model", required=True)
     sp.add_argument("--param", action="append", metavar="NAME=VALUE", help="a model parameter (repeatable)")
     sp.add_argument("--save", metavar="DIR", help="checkpoint folder (default blobbotronic-out/checkpoints/...)")

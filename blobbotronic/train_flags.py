@@ -13,7 +13,7 @@ import argparse
 from typing import Any
 
 # the TrainConfig settings that training_settings() adds, in the order of their flags
-SETTINGS = ("batch_size", "lr", "adversarial", "pretrain", "average", "patience", "threads", "compile",
+SETTINGS = ("batch_size", "lr", "weight_decay", "adversarial", "pretrain", "average", "patience", "threads", "compile",
             "channels_last")
 
 
@@ -27,6 +27,8 @@ def step_flags(sp: argparse.ArgumentParser) -> None:
     """How each run trains: batch size, learning rate, text extras, averaging, stopping and threads."""
     sp.add_argument("--batch-size", type=int, help="examples per step (default: min(100, max(16, training set / 8)))")
     sp.add_argument("--lr", type=float, help="learning rate (default: the model family's)")
+    sp.add_argument("--weight-decay", type=float, metavar="WD",
+                    help="AdamW's decoupled weight decay (default: the model family's, 0 for most, 1.0 for text)")
     sp.add_argument("--adversarial", type=float, metavar="EPS",
                     help="text: adversarial training, each batch also trained with its token vectors pushed up the "
                          "loss gradient by EPS of their size (0.02 suits; twice the time per step; default: off)")

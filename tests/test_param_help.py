@@ -36,3 +36,12 @@ def test_listings_keep_every_name_whole_at_80_columns(command, capsys, monkeypat
     assert max(len(line) for line in lines) <= 80
     shown = {line.split("│")[1].strip() for line in lines if line.count("│") > 2}
     assert set(names) <= shown
+
+
+def test_weight_decay_is_a_flag_of_every_command_that_trains():
+    from blobbotronic.cli import build_parser, train_config
+
+    args = build_parser().parse_args(["train", "--data", "xor", "--model", "mlp", "--weight-decay", "0.5"])
+    assert train_config(args).weight_decay == 0.5
+    compare = build_parser().parse_args(["compare", "--data", "xor", "--models", "mlp", "--weight-decay", "0.5"])
+    assert compare.weight_decay == 0.5
