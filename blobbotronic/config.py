@@ -37,6 +37,7 @@ KEYS: dict[str, tuple[str, str]] = {
     "seeds": ("seeds", "how many seeds (0..N-1) or a list of seeds"),
     "budget": ("budget", "'2000 steps', '30 epochs' or '60s'"),
     "train": ("mapping", "training settings for every run (see TRAIN_KEYS)"),
+    "data_options": ("mapping", "options for reading every data set (as --data-option KEY=VALUE)"),
     "tune": ("int", "Optuna trials per data set and model"),
     "backend": ("str", "local or ray"),
     "workers": ("int", "parallel runs"),
@@ -49,7 +50,7 @@ KEYS: dict[str, tuple[str, str]] = {
     "provenance": ("mapping", "written by blobbotronic into resolved configs; ignored when read"),
 }
 TRAIN_KEYS = ("batch_size", "lr", "weight_decay", "schedule", "warmup", "clip", "adversarial", "pretrain", "average",
-              "eval_every", "patience", "amp")
+              "eval_every", "patience", "amp", "threads", "compile", "channels_last")
 RESOLVED = "resolved-config.yaml"
 
 
@@ -326,6 +327,8 @@ def apply(args: Any) -> Experiment | None:
     pairs = [f"{m}.{k}={_flag_text(v)}" for m, p in exp.model_params.items() if m in chosen for k, v in p.items()]
     args.param = pairs + list(args.param or [])
     args.train_settings = dict(exp.get("train", {}))
+    if exp.get("data_options") and not getattr(args, "data_option", None):
+        args.data_option = [f"{k}={_flag_text(v)}" for k, v in exp.get("data_options").items()]
     return exp
 
 
@@ -337,8 +340,9 @@ def used(args: Any, models: list[str]) -> dict[str, Any]:
     """compare's effective arguments, in config keys, for the resolved file."""
     seeds = list(range(args.seeds)) if isinstance(args.seeds, int) else list(args.seeds)
     data = [d.strip() for d in str(args.data).split(",") if d.strip()]
+    options = dict(pair.split("=", 1) for pair in getattr(args, "data_option", None) or [] if "=" in pair)
     out = {"data": data, "models": models, "seeds": seeds, "budget": args.budget, "train": args.train_settings,
-           "tune": args.tune}
+           "tune": args.tune, **({"data_options": options} if options else {})}
     return {**out, **{k: getattr(args, v, None) for k, v in FLAGS.items() if k not in out}}
 
 

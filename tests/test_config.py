@@ -114,3 +114,21 @@ def test_compare_runs_a_config_saves_it_resolved_and_reruns_from_it(tmp_path, mo
 def test_compare_without_data_or_config_is_a_blob_error(capsys):
     assert main(["compare", "--models", "mlp"]) == 2
     assert "--config" in capsys.readouterr().err
+
+
+def test_data_options_and_every_training_flag_survive_into_the_resolved_file(tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    rows = ["a,b,kind"] + [f"{x:.3f},{y:.3f},{'big' if x + y > 0 else 'small'}"
+                           for x, y in rng.normal(size=(120, 2))]
+    (tmp_path / "points.csv").write_text("\n".join(rows) + "\n")
+    _write(tmp_path, "e.yaml", "data: [points.csv]\nmodels: [logistic]\nseeds: 1\nbudget: 20 steps\n"
+           "data_options: {label: kind}\ntrain: {threads: 1}\nworkers: 1\nstore: runs.db\nout: report\n")
+    assert main(["compare", "--config", "e.yaml", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ran"] == 1
+    resolved = read(tmp_path / "report" / "resolved-config.yaml")
+    assert resolved.values["data_options"] == {"label": "kind"} and resolved.values["train"] == {"threads": 1}
+    assert main(["compare", "--config", "report/resolved-config.yaml", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reused"] == 1

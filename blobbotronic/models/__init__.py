@@ -18,6 +18,7 @@ from . import baselines  # noqa: E402,F401  (forecasting baselines: naive, seaso
 from . import tsc  # noqa: E402,F401  (time-series classifiers: fcn, resnet1d, inception_time, lstm_fcn)
 from . import minirocket  # noqa: E402,F401  (random filters, never trained, with a closed-form readout)
 from . import minrnn, tcn  # noqa: E402,F401  (temporal convolutions: tcn; parallel-scan RNNs: mingru, minlstm)
+from . import crf_tagger  # noqa: E402,F401  (the character-CNN, BiLSTM, CRF entity tagger)
 from .base import Model  # noqa: E402
 
 __all__ = ["MODELS", "Model", "create", "params_schema", "resolve_params", "Param"]
