@@ -17,6 +17,10 @@ of aeon's on each set (mean over seeds), time no more than aeon's.
 
     .venv/bin/python bench/minirocket.py                       # every set, 3 seeds: a few minutes on one core
     .venv/bin/python bench/minirocket.py --sets GunPoint,OSULeaf --seeds 1
+    .venv/bin/python bench/minirocket.py --pytorch --out /tmp/eager.json   # our pure-PyTorch transform instead
+
+blobbotronic's transform runs compiled where its C++ kernel builds (models/minirocket_native.py; the JSON's
+``meta.transform`` says which ran); ``--pytorch`` sets BLOBBOTRONIC_NATIVE=0 to time the pure-PyTorch path.
 
 Prints a table and writes the JSON object to bench/results/minirocket.json (``--out``).
 """
@@ -140,7 +144,10 @@ def meta(seeds: list[int]) -> dict[str, Any]:
             versions[pkg] = version(pkg)
         except Exception:
             versions[pkg] = None
+    from blobbotronic.models import minirocket_native
+
     return {"seeds": seeds, "threads": 1, "protocol": __doc__.split("\n\n")[1:3], "versions": versions,
+            "transform": minirocket_native.status(),
             "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
             "load_average_start": [round(x, 2) for x in os.getloadavg()], "date": time.strftime("%Y-%m-%d %H:%M:%S")}
 
@@ -167,7 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the JSON object is written")
     p.add_argument("--json", action="store_true", help="print the JSON object instead of the table")
+    p.add_argument("--pytorch", action="store_true",
+                   help="time blobbotronic's pure-PyTorch transform, not the compiled one (BLOBBOTRONIC_NATIVE=0)")
     args = p.parse_args(argv)
+    if args.pytorch:
+        os.environ["BLOBBOTRONIC_NATIVE"] = "0"  # read when the compiled transform is first asked for
     import torch
 
     torch.set_num_threads(1)
@@ -197,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     console.print(table(obj))
     s = obj["summary"]
     console.print(f"within one point of aeon: {s['within_one_point']}/{s['sets']} sets; no more CPU time: "
-                  f"{s['no_slower_cpu']}/{s['sets']}; * variable length. JSON written to {args.out}")
+                  f"{s['no_slower_cpu']}/{s['sets']}; * variable length; {obj['meta']['transform']}. "
+                  f"JSON written to {args.out}")
     return 0
 
 

@@ -1,5 +1,6 @@
-"""minirocket (models/minirocket.py): PPV features equal hand-computed values, biases are the paper's quantiles,
-variable lengths count each series' own steps, and the model fits real series through fit()."""
+"""minirocket (models/minirocket.py, minirocket_transform.py): PPV features equal hand-computed values and, on
+both paths (compiled and pure PyTorch), a float64 definition; biases are the paper's quantiles, variable lengths
+count each series' own steps, and the model fits real series through fit()."""
 
 from __future__ import annotations
 
@@ -11,10 +12,22 @@ import torch
 
 from blobbotronic.data import Spec
 from blobbotronic.errors import BlobError
-from blobbotronic.models import create
-from blobbotronic.models.minirocket import GOLDEN, KERNELS, MiniRocketTransform, kernel_weights
+from blobbotronic.models import create, minirocket_native
+from blobbotronic.models.minirocket_transform import GOLDEN, KERNELS, MiniRocketTransform, kernel_weights
 
 POSITIONS = list(itertools.combinations(range(9), 3))  # kernel k weighs 2 at POSITIONS[k], -1 elsewhere
+COMPILED = minirocket_native.kernels() is not None
+
+
+@pytest.fixture(params=["compiled", "pytorch"])
+def path(request, monkeypatch):
+    """Each transform test runs on both paths: the compiled CPU kernel (where it is built) and pure PyTorch."""
+    if request.param == "compiled":
+        if not COMPILED:
+            pytest.skip(f"compiled transform not built here: {minirocket_native.status()}")
+    else:
+        monkeypatch.setattr(minirocket_native, "usable", lambda x: False)
+    return request.param
 
 
 def test_kernels_are_the_84_choices_of_three_twos():
@@ -24,7 +37,7 @@ def test_kernels_are_the_84_choices_of_three_twos():
     assert {tuple(torch.nonzero(row == 2)[:, 0].tolist()) for row in w} == set(POSITIONS)
 
 
-def test_ppv_of_an_impulse_equals_hand_computed_values():
+def test_ppv_of_an_impulse_equals_hand_computed_values(path):
     """A unit impulse at step 10 of 20: kernel k at dilation d gives its own weights back, reversed, at the steps
     10 - (j - 4) d (j = 0..8): 2 at three of them, -1 at six, 0 elsewhere. With bias 0, the padded kernels count
     3 positives in 20 steps; the others count only steps [4d, 20 - 4d)."""
@@ -51,7 +64,7 @@ def test_ppv_of_an_impulse_equals_hand_computed_values():
     assert torch.allclose(f2[42:], torch.tensor([3 / 12, 6 / 12]).expand(42, 2))
 
 
-def test_biases_are_golden_ratio_quantiles_of_a_training_series():
+def test_biases_are_golden_ratio_quantiles_of_a_training_series(path):
     """With one training series every kernel/dilation pair draws it; its biases are numpy's (linear) quantiles
     of that kernel's zero-padded convolution at the fractional parts of i x golden ratio."""
     torch.manual_seed(0)
@@ -70,7 +83,7 @@ def test_biases_are_golden_ratio_quantiles_of_a_training_series():
                                        atol=1e-5)
 
 
-def test_variable_lengths_count_each_series_own_steps_and_ignore_the_padding():
+def test_variable_lengths_count_each_series_own_steps_and_ignore_the_padding(path):
     torch.manual_seed(0)
     spec = Spec("v", "sequence", "classify", (40, 3), 2)
     model = create("minirocket", spec, features=840)
@@ -88,16 +101,18 @@ def test_variable_lengths_count_each_series_own_steps_and_ignore_the_padding():
 
 
 def test_long_series_counted_time_last_give_the_same_features(monkeypatch):
-    from blobbotronic.models import minirocket
+    from blobbotronic.models import minirocket_transform
 
+    monkeypatch.setattr(minirocket_native, "usable", lambda x: False)  # the time-last layout is the PyTorch path's
     torch.manual_seed(0)
     t = MiniRocketTransform(450, 2, features=8 * KERNELS)
     x = torch.randn(5, 2, 450)
     t.fit_biases(x)
-    assert 450 >= minirocket.LONG
+    assert 450 >= minirocket_transform.LONG
     long = t(x)
-    monkeypatch.setattr(minirocket, "LONG", 10**9)  # the general path, time first
+    monkeypatch.setattr(minirocket_transform, "LONG", 10**9)  # the general path, time first
     torch.testing.assert_close(t(x), long)
+
 
 def test_multivariate_kernels_sum_a_random_subset_of_one_to_nine_channels():
     torch.manual_seed(0)
@@ -107,6 +122,76 @@ def test_multivariate_kernels_sum_a_random_subset_of_one_to_nine_channels():
     one = MiniRocketTransform(50, 1, features=KERNELS * 20)
     assert (one.weights.view(-1, 9) != 0).all()
 
+
+
+def conv64(t: MiniRocketTransform, i: int, d: int, s: np.ndarray) -> np.ndarray:
+    """The definition in float64: dilation block i's 84 kernels (their weights on their channels) dotted with each
+    window of the series s (C, n), zero-padded by 4d on both sides: (84, n)."""
+    C, n = s.shape
+    w = t.weights[i].double().view(KERNELS, C, 9).numpy()
+    padded = np.pad(s, ((0, 0), (4 * d, 4 * d)))
+    windows = np.stack([padded[:, j * d : j * d + n] for j in range(9)], -1)  # (C, n, 9)
+    return np.einsum("cnj,kcj->kn", windows, w)
+
+
+def ppv64(t: MiniRocketTransform, x: torch.Tensor, lengths: torch.Tensor | None, eps: float):
+    """(B, features) three times: the PPV of the float64 convolutions over each series' own steps against each
+    bias, against each bias + eps and against each bias - eps (a feature computed in float32 lies between these
+    two: an output within rounding of a bias may count either way)."""
+    B, C, L = x.shape
+    biases = t.biases.double().numpy()
+    out = np.zeros((3, B, t.features))
+    for b in range(B):
+        n = L if lengths is None else int(lengths[b])
+        for i, d, f, start in t.blocks():
+            conv = conv64(t, i, d, x[b, :, :n].double().numpy())
+            for r in range(KERNELS):
+                lo, hi = (4 * d, n - 4 * d) if r >= KERNELS // 2 and n > 8 * d else (0, n)
+                at = slice(start + r * f, start + (r + 1) * f)
+                for k, shift in enumerate((0.0, eps, -eps)):
+                    out[k, b, at] = (conv[r, lo:hi, None] > biases[at] + shift).mean(0)
+    return out
+
+
+@pytest.mark.parametrize("channels,length,variable", [(1, 70, False), (1, 45, True), (4, 50, False), (3, 40, True)])
+def test_features_equal_the_float64_definition(path, channels, length, variable):
+    """Random walks (outputs of many sizes), univariate and multivariate, equal and variable lengths (down to one
+    step, shorter than any kernel): every feature lies within the definition's rounding bracket."""
+    torch.manual_seed(channels * length)
+    x = torch.randn(7, channels, length).cumsum(2)
+    lengths = torch.tensor([length, length - 1, 33, 16, 9, 4, 1]) if variable else None
+    if variable:
+        x = x * (torch.arange(length)[None, None] < lengths[:, None, None])
+    t = MiniRocketTransform(length, channels, features=KERNELS * 12)
+    assert len(t.dilations) >= 3
+    t.fit_biases(x, lengths)
+    got = t(x, lengths).double().numpy()
+    exact, above, below = ppv64(t, x, lengths, eps=1e-4)
+    assert ((above - 1e-6 <= got) & (got <= below + 1e-6)).all()
+    # the bracket is tight: only a feature with an output within 1e-4 of its bias may differ from the definition;
+    # few do, but for series shorter than a kernel (4 and 1 steps), whose few outputs are often a bias drawn from them
+    loose = above != below
+    assert loose[:5].mean() < 0.01 and np.isclose(got[:5], exact[:5], atol=1e-6).mean() > 0.99
+
+
+def test_biases_of_multivariate_variable_length_series_are_quantiles_of_one_of_them(path):
+    torch.manual_seed(3)
+    lengths = torch.tensor([40, 23, 11])
+    x = torch.randn(3, 4, 40) * (torch.arange(40)[None, None] < lengths[:, None, None])
+    t = MiniRocketTransform(40, 4, features=6 * KERNELS)
+    t.fit_biases(x, lengths)
+    q = (np.arange(1, t.features + 1) * GOLDEN) % 1
+    for i, d, f, start in t.blocks():
+        convs = [conv64(t, i, d, x[b, :, :n].double().numpy()) for b, n in enumerate(lengths.tolist())]
+        for r in range(KERNELS):
+            at = slice(start + r * f, start + (r + 1) * f)
+            got = t.biases[at].double().numpy()
+            assert any(np.allclose(got, np.quantile(c[r], q[at]), rtol=1e-5, atol=1e-5) for c in convs), (i, r)
+
+
+def test_the_compiled_transform_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv("BLOBBOTRONIC_NATIVE", "0")
+    assert minirocket_native.build() == (None, "BLOBBOTRONIC_NATIVE=0")
 
 
 @pytest.mark.parametrize("n,features,classes", [(30, 200, 2), (25, 300, 4), (60, 40, 3)])
