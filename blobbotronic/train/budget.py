@@ -33,7 +33,7 @@ class Budget:
             raise BlobError(f"A budget needs exactly one positive amount of steps, epochs or seconds, got {self}.")
 
     @classmethod
-    def parse(cls, text: "str | Budget | dict[str, Any]") -> "Budget":
+    def parse(cls, text: str | Budget | dict[str, Any]) -> Budget:
         if isinstance(text, Budget):
             return text
         if isinstance(text, dict):
@@ -64,4 +64,5 @@ class Budget:
         return f"{self.seconds:g} s"
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in (("steps", self.steps), ("epochs", self.epochs), ("seconds", self.seconds)) if v is not None}
+        amounts = (("steps", self.steps), ("epochs", self.epochs), ("seconds", self.seconds))
+        return {k: v for k, v in amounts if v is not None}

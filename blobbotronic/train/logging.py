@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BlobError
-from .loop import Callback, State
+from .hooks import Callback, State
 
 LOGGERS = ("tensorboard", "mlflow")
 DEFAULT_DIRS = {"tensorboard": Path("blobbotronic-out") / "tensorboard", "mlflow": Path(".")}

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from .tasks import TASK_KINDS, Task
+from .task_base import TASK_KINDS, Task
 
 
 def direction_accuracy(pred_change: torch.Tensor, true_change: torch.Tensor) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .tasks import TASK_KINDS, Task
+from .task_base import TASK_KINDS, Task
 
 PAD, EOS = 0, 3
 
