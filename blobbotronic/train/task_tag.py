@@ -73,12 +73,22 @@ def _valid(y: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
 
 @TASK_KINDS.register("tag")
 class Tag(Task):
-    """Cross-entropy over real tokens only; headline entity F1 (token accuracy flatters the 'O' tag)."""
+    """Cross-entropy over real tokens only; headline entity F1 (token accuracy flatters the 'O' tag).
+
+    A tagger with a CRF output layer (models/crf.py) scores whole taggings, not tokens one by one. Its training
+    output carries the CRF (``crf_nll``): the loss is then the CRF's negative log-likelihood of the gold tagging,
+    summed over sentences and divided by the real tokens, as the cross-entropy is. In evaluation such a model's
+    own forward decodes (Viterbi), and its step scores' argmax is the decoded tag, so metrics score what it
+    would really tag; the reported validation ``loss`` is then the cross-entropy of those step scores.
+    """
 
     headline, higher_is_better = "entity_f1", True
 
     def loss(self, out, y, lengths=None):
         mask = _valid(y, lengths)
+        crf_nll = getattr(out, "crf_nll", None)
+        if crf_nll is not None:
+            return crf_nll(torch.where(mask, y, torch.zeros_like(y)), mask).sum() / mask.sum().clamp_min(1)
         target = torch.where(mask, y, torch.full_like(y, IGNORE))
         return nn.functional.cross_entropy(out.float().flatten(0, 1), target.flatten(), ignore_index=IGNORE)
 
