@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .tasks import TASK_KINDS, Task
+from .task_base import TASK_KINDS, Task
 
 IGNORE = -100
 
