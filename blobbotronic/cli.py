@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -296,15 +297,35 @@ COMMAND_MODULES += ["blobbotronic.export_commands"]
 COMMAND_MODULES += ["blobbotronic.inspect_command"]
 
 
+class UsageError(Exception):
+    """A command line argparse refused, with the (sub-)parser whose usage explains it."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str):
+        super().__init__(message)
+        self.parser = parser
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, except that a mistake is raised to main() (which answers in JSON under --json) instead of
+    printing and exiting here."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(self, message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="blobbotronic", description="Weigh convolutional and recurrent networks on evidence.")
+    p = Parser(prog="blobbotronic", description="Weigh convolutional and recurrent networks on evidence.")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    p.set_defaults(subcommands=sub.choices)
 
     def add(name: str, help: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help, description=help)
+        # every command takes --json, --quiet and --debug alike; a command that defines one itself (with its own
+        # help) replaces the shared one ("resolve")
+        sp = sub.add_parser(name, help=help, description=help, conflict_handler="resolve")
         sp.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
-        sp.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+        sp.add_argument("--quiet", action="store_true", help="no progress bars")
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         return sp
 
     add("datasets", "list the built-in data sets")
@@ -350,20 +371,53 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse, letting the sub-command's own parser refuse what it does not know (so its usage is printed)."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        own = args.subcommands.get(args.command, parser) if args.command else parser
+        own.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def fail(message: str, code: int, as_json: bool) -> int:
+    """An error as one paragraph on stderr and, under --json, also as one JSON object on stdout (a script reading
+    stdout always gets an object; a person sees the paragraph)."""
+    if as_json:
+        print(json.dumps({"error": message, "exit_code": code}))
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    as_json = "--json" in argv
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parse(parser, argv)
+    except UsageError as e:
+        if as_json:
+            print(json.dumps({"error": f"{e} (usage: {e.parser.format_usage().strip()[len('usage: '):]})",
+                              "exit_code": 2}))
+        e.parser.print_usage(sys.stderr)
+        print(f"{e.parser.prog}: error: {e}", file=sys.stderr)
+        return 2
     if not args.command:
         parser.print_help()
         return 0
     try:
         COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
         return 0
     except BlobError as e:
         if args.debug:
             raise
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
+        return fail(str(e), e.exit_code, as_json)
+    except BrokenPipeError:
+        # the reader went away (`... --json | head`): no traceback; point stdout at nothing so that Python's own
+        # flush at exit does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("interrupted: finished results are saved; rerun the same command to resume.", file=sys.stderr)
         return 130
