@@ -13,6 +13,7 @@ $(VENV)/.installed: pyproject.toml scripts/extra-installs.sh
 	$(PIP) install --quiet -e '.[demo]'
 	bash scripts/extra-installs.sh $(PY)
 	$(PY) -c "from blobbotronic.models import native; print(native.status())"  # build the compiled recurrent kernels once (about a minute; cached)
+	$(PY) -c "from blobbotronic.models import minirocket_native as m; print(m.status())"  # and MiniRocket's counting kernel (about 30 CPU-s; cached)
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
