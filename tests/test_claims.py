@@ -193,9 +193,11 @@ def test_a_claim_that_cannot_run_is_listed_apart_with_the_fix_and_the_command_fa
     _instant(monkeypatch, "rnn-stocks", measure=broken)
     args = ["claims", "--only", "perceptron,backprop-tabular,rnn-stocks", "--store", str(tmp_path / "s.db"),
             "--out", str(tmp_path / "out"), "--json", "--workers", "1"]
-    assert main(args) == 3  # `make demo` fails honestly
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    assert stop.value.code == 3  # `make demo` fails honestly
     captured = capsys.readouterr()
-    out = json.loads(captured.out)
+    out = json.loads(captured.out)  # still exactly one JSON object on stdout
     by_id = {c["id"]: c for c in out["claims"]}
     assert by_id["backprop-tabular"]["status"] == "decided" and by_id["backprop-tabular"]["verdict"] == "refuted"
     assert all(c["verdict"] != "error" for c in out["claims"])
@@ -206,8 +208,9 @@ def test_a_claim_that_cannot_run_is_listed_apart_with_the_fix_and_the_command_fa
     assert "RuntimeError: index out of range" in missing["rnn-stocks"]["reason"]
     assert "a bug" in missing["rnn-stocks"]["fix"] and "--only rnn-stocks --debug" in missing["rnn-stocks"]["fix"]
     assert "2 of 3 claims could not run" in captured.err and "pip install thefont" in captured.err
-    for c in out["claims"]:  # every claim's time, in JSON
+    for c in out["claims"]:  # every claim's time, in JSON: worker seconds and CPU seconds
         assert c["seconds"]["total"] >= c["seconds"]["own_seconds"] >= 0
+        assert c["seconds"]["total_cpu"] >= c["seconds"]["own_cpu_seconds"] >= 0
     assert out["seconds"] > 0
     md = (tmp_path / "out" / "claims.md").read_text()
     table, _, rest = md.partition("## Could not run (2 of 3 claims): no verdict")

@@ -71,20 +71,24 @@ def seconds_total(r: dict[str, Any]) -> float | None:
 
 
 def time_short(r: dict[str, Any]) -> str:
-    total = seconds_total(r)
-    return "-" if total is None else f"{total:.0f} s"
+    total, s = seconds_total(r), r.get("seconds")
+    cpu = f" ({s['total_cpu']:.0f} CPU s)" if isinstance(s, dict) and s.get("total_cpu") is not None else ""
+    return "-" if total is None else f"{total:.0f} s{cpu}"
 
 
 def time_line(r: dict[str, Any]) -> str:
-    """What the claim cost: its share of the pool's training and its own step after it."""
+    """What the claim cost: its share of the pool's training, its measurements, and its own step after the pool."""
     s = r.get("seconds")
     if not isinstance(s, dict):
         return time_short(r)
     shared = f", {s['shared']} shared with other claims" if s.get("shared") else ""
-    pool = (f"{s['trained']} of its {s['runs']} runs trained now{shared}: {s['train_worker_seconds']:.0f} s of a "
-            f"worker ({s['train_cpu_seconds']:.0f} CPU s)" if s.get("runs") else "no runs in the shared pool")
-    return (f"{s['total']:.0f} s: {pool}; its own step (measurements, verdict, figures) "
-            f"{s['own_seconds']:.0f} s ({s['own_cpu_seconds']:.0f} CPU s)")
+    parts = [f"{s['trained']} of its {s['runs']} runs trained now{shared}: {s['train_worker_seconds']:.0f} s of a "
+             f"worker ({s['train_cpu_seconds']:.0f} CPU s)" if s.get("runs") else "no runs in the shared pool"]
+    if s.get("measure_worker_seconds"):
+        parts.append(f"its measurements in the pool {s['measure_worker_seconds']:.0f} s of a worker "
+                     f"({s.get('measure_cpu_seconds', 0):.0f} CPU s)")
+    parts.append(f"its own step (verdict, figures) {s['own_seconds']:.0f} s ({s['own_cpu_seconds']:.0f} CPU s)")
+    return f"{time_short(r)}: " + "; ".join(parts)
 
 
 def stamp(meta: dict[str, Any]) -> str:

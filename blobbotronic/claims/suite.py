@@ -140,9 +140,8 @@ def run(only: str | list[str] | None = None, mode: Mode = "quick", store: str | 
     trained_at = time.perf_counter()
     costs = claim_costs(planned, engine.seconds if engine is not None else {})
     measured = engine.measured if engine is not None else {}
-    for cid, done in measured.items():  # measurements taken in the pool count as the claim's pool work
-        costs[cid]["train_worker_seconds"] += done["wall"]
-        costs[cid]["train_cpu_seconds"] += done["cpu"]
+    for cid, done in measured.items():  # measurements taken in the pool: the claim's pool work too
+        costs[cid].update(measure_worker_seconds=done["wall"], measure_cpu_seconds=done["cpu"])
     results, figures = [], {}
     for i, cid in enumerate(ids):
         claim = CLAIMS.get(cid)
@@ -175,11 +174,14 @@ def run(only: str | list[str] | None = None, mode: Mode = "quick", store: str | 
 
 
 def seconds_record(cost: dict[str, Any] | None, own_wall: float, own_cpu: float) -> dict[str, Any]:
-    """A claim's time: its share of the pool's training (worker seconds: one worker's wall time; and its CPU
-    seconds), its own step after the pool (measurements, verdict, figures: wall and CPU), and the sum."""
-    cost = cost or {"runs": 0, "trained": 0, "shared": 0, "train_worker_seconds": 0.0, "train_cpu_seconds": 0.0}
+    """A claim's time: its share of the pool's training and its measurements in the pool (worker seconds: one
+    worker's wall time; and CPU seconds), its own step after the pool (verdict, figures: wall and CPU), and the
+    sums."""
+    cost = {"runs": 0, "trained": 0, "shared": 0, "train_worker_seconds": 0.0, "train_cpu_seconds": 0.0,
+            "measure_worker_seconds": 0.0, "measure_cpu_seconds": 0.0, **(cost or {})}
     return {**cost, "own_seconds": own_wall, "own_cpu_seconds": own_cpu,
-            "total": cost["train_worker_seconds"] + own_wall}
+            "total": cost["train_worker_seconds"] + cost["measure_worker_seconds"] + own_wall,
+            "total_cpu": cost["train_cpu_seconds"] + cost["measure_cpu_seconds"] + own_cpu}
 
 
 def glyph_font() -> dict[str, Any]:
