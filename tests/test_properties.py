@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from blobbotronic.data import Dataset, load
-from blobbotronic.data.files import read_table
+from blobbotronic.data.table import read_table
 from blobbotronic.data.tagging import parse_conll
 from blobbotronic.data.ts_format import read_ts
 from blobbotronic.errors import BlobError

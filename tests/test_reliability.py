@@ -177,8 +177,8 @@ BIG = {  # an input, the options that read it, the limit it must exceed, and the
     "texts.jsonl": (lambda p: p.write_text('{"text": "good", "label": "pos"}\n' * 3_000) and p, [], "1M",
                     "read_bytes"),
     "tags.conll": (lambda p: p.write_text("word\tO\n" * 10_000) and p, [], "1M", "read_bytes"),
-    "arrays.npz": (_npz, [], "2M", "files._npz_array"),
-    "images": (_png_folder, ["size=1024"], "100M", "files.load_image"),
+    "arrays.npz": (_npz, [], "2M", "npz._npz_array"),
+    "images": (_png_folder, ["size=1024"], "100M", "images.load_image"),
     "clips": (_clip_folder, ["frames=16", "size=256", "stream=false"], "50M", "video.read_clip"),
 }
 
@@ -186,7 +186,7 @@ BIG = {  # an input, the options that read it, the limit it must exceed, and the
 @pytest.mark.bad_input
 @pytest.mark.parametrize("name", BIG, ids=[f"too_big_{n}" for n in BIG])
 def test_an_input_too_large_for_memory_is_refused_before_loading(name, tmp_path, monkeypatch, capsys):
-    from blobbotronic.data import files, video
+    from blobbotronic.data import images, npz, video
 
     make, options, limit, reader = BIG[name]
     path = make(tmp_path / name)
@@ -198,7 +198,7 @@ def test_an_input_too_large_for_memory_is_refused_before_loading(name, tmp_path,
         monkeypatch.setattr(Path, "read_bytes", must_not_run)
     else:
         module, attr = reader.split(".")
-        monkeypatch.setattr({"files": files, "video": video}[module], attr, must_not_run)
+        monkeypatch.setattr({"npz": npz, "images": images, "video": video}[module], attr, must_not_run)
     monkeypatch.setenv(guards.MEMORY_LIMIT_ENV, limit)
     opts = [a for o in options for a in ("--data-option", o)]
     code, err = run_cli(capsys, "train", "--data", path, *opts, "--model", "mlp", "--no-save", "--quiet")

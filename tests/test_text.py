@@ -124,7 +124,7 @@ def test_text_file_errors(tmp_path):
 
 
 def test_movie_sentiment_is_binarised():
-    from blobbotronic.data.text import movie_rows
+    from blobbotronic.data.text_sets import movie_rows
 
     ds = load("movie_sentiment")
     rows = movie_rows()

@@ -1,7 +1,7 @@
 """``--skip-bad``: load a user's data skipping unreadable files, and say which files were skipped.
 
 Folders of images or clips are read file by file, so one broken or truncated file can be left out and
-counted (``skip_bad`` of files.load_image_folder and video.load_video_folder, which record ``skipped``
+counted (``skip_bad`` of images.load_image_folder and video.load_video_folder, which record ``skipped``
 and ``skipped_files`` in ``Dataset.meta``). Everything else is read as a whole: a built-in data set, or
 one file (CSV, .npz, .ts, CoNLL, ...) whose bad row is an error naming its line. For those the flag has
 nothing to skip and is ignored, so one ``compare --skip-bad`` can mix folders with built-ins; if such a

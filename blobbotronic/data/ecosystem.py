@@ -1,9 +1,9 @@
-"""Inputs from the Python ecosystem: numpy arrays, pandas DataFrames, Parquet files, Hugging Face `datasets` folders.
+"""Inputs from the Python ecosystem: numpy arrays and pandas DataFrames, read exactly as the files holding them.
 
-All of them end in the encoders the file loaders use (``files.fit_table``/``encode_table`` for tables,
-``text.text_dataset`` for text, ``files.load_image`` for images), so a model trained on a DataFrame
-predicts on CSV rows, and one trained on a Hugging Face folder predicts on image or text files, prepared
-exactly the same way.
+Arrays go through the .npz format's ``arrays_dataset``; DataFrames become the CSV loader's Table (``frame_table``)
+or, with a text column, labelled texts, so a model trained on a DataFrame predicts on CSV rows prepared exactly
+the same way. Parquet files (parquet.py) and Hugging Face folders (hf_folders.py) are read through
+``frame_dataset`` here.
 
 >>> import numpy as np
 >>> ds = from_arrays(np.random.default_rng(0).normal(size=(50, 3)), np.arange(50) % 2)
@@ -13,7 +13,6 @@ exactly the same way.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -22,14 +21,17 @@ import numpy as np
 import torch
 
 from ..errors import BlobError
-from . import FILE_LOADERS
-from .spec import Dataset, Spec, Split, split_indices
+from .npz import NPZ_KINDS, arrays_dataset, check_finite_array
+from .options import task_option
+from .spec import Dataset
+from .table import Table, table_dataset
+from .text import LABEL_NAMES, TEXT_NAMES, labelled_texts_dataset, pick_column, text_options
 
-FRACTIONS = (0.7, 0.15, 0.15)
-VAL_FRACTION = 0.1  # of the training rows, when the test rows are given
+__all__ = ["HF_OPTIONS", "from_arrays", "from_frame", "frame_dataset", "frame_table", "named_classes"]
+
 TABLE_OPTIONS = {"label": None, "task": None}
 TEXT_ONLY = ("text", "tokenizer", "min_freq", "max_len", "dedupe")
-HF_OPTIONS = {"label": None, "task": None, "text": None, "image": None, "size": None, "grey": None}
+HF_OPTIONS = {"label": None, "task": None, "text": None, "image": None, "size": None, "grey": None}  # hf_folders.py
 
 
 # --- numpy arrays ----------------------------------------------------------------------------------
@@ -42,41 +44,16 @@ def from_arrays(x: Any, y: Any, *, x_test: Any = None, y_test: Any = None, lengt
     from x's dimensions (2 table, 3 sequence (N, L, C), 4 image (N, C, H, W), 5 video) unless given,
     classification for whole-number or text labels, a stratified train/val/test split (or, with
     ``x_test``/``y_test``, validation carved out of the training data), tables standardised."""
-    from . import files
-    from .spec import make_dataset
-    from .transforms import standardize
-
     where = Path(name)
-    task = files._task_option(where, task)
+    task = task_option(where, task)
     given = {"x": x, "y": y, "x_test": x_test, "y_test": y_test, "lengths": lengths, "lengths_test": lengths_test}
     a = {k: _as_array(where, k, v) for k, v in given.items() if v is not None}
-    files._check_pairs(where, a)
-    modality = files._npz_modality(where, a["x"], modality)
-    for key in ("x", "x_test"):
-        if key in a:
-            a[key] = files._add_channel_axis(a[key], modality)
-    files._check_lengths(where, a, modality)
-    task = task or ("classify" if a["y"].dtype.kind in "biuU" else "regress")
-    y, y_test, classes = files._npz_targets(where, a, task)
-    extra: dict[str, Any] = {"source": "arrays"}
-    x, x_test = a["x"], a.get("x_test")
-    if modality in ("image", "video"):
-        x, x_test, extra["value_scale"] = files._unit_range(where, x, x_test)
-    if modality == "table":
-        extra["features"] = [f"x{i}" for i in range(x.shape[1])]
-    vocab = int(max(x.max(), -1 if x_test is None else x_test.max())) + 1 if modality == "text" else 0
-    n_outputs = len(classes) if task == "classify" else (1 if y.ndim == 1 else y.shape[1])
-    spec = Spec(name, modality, task, x.shape[1:], n_outputs, classes, vocab_size=vocab, extra=extra)
-    test = None if x_test is None else (x_test, y_test)
-    ds = make_dataset(spec, x, y, test=test, seed=seed, lengths=a.get("lengths"), test_lengths=a.get("lengths_test"),
-                      meta={"source": "arrays", "published_split": test is not None})
-    return standardize(ds) if modality == "table" else ds
+    return arrays_dataset(where, a, name=name, modality=modality, task=task, seed=seed, kind="arrays",
+                          source="arrays")
 
 
 def _as_array(where: Path, key: str, value: Any) -> np.ndarray:
     """A numpy array from a numpy array, tensor, list or pandas object, with the checks a .npz array gets."""
-    from . import files
-
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
     array = np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value)
@@ -85,11 +62,11 @@ def _as_array(where: Path, key: str, value: Any) -> np.ndarray:
             array = array.astype(np.float64 if key.startswith(("x", "lengths")) else str)
         except (TypeError, ValueError):
             raise BlobError(f"{where}: {key!r} holds mixed Python objects; give numbers (or text labels).") from None
-    kinds, words = files.NPZ_KINDS[key.removesuffix("_test")]
+    kinds, words = NPZ_KINDS[key.removesuffix("_test")]
     if array.dtype.kind not in kinds:
         raise BlobError(f"{where}: {key!r} has type {array.dtype}; it must hold {words}.")
     if array.dtype.kind == "f":
-        files._check_finite_array(where, key, array)
+        check_finite_array(where, key, array)
     return array
 
 
@@ -106,7 +83,7 @@ def from_frame(frame: Any, label: str | None = None, *, task: str | None = None,
     frame = _pandas_frame(frame, name)
     if test is not None:
         test = _pandas_frame(test, f"{name} (test)")
-    return _frame_dataset(Path(name), frame, {"label": label, "task": task, "text": text, **text_options}, seed, test)
+    return frame_dataset(Path(name), frame, {"label": label, "task": task, "text": text, **text_options}, seed, test)
 
 
 def _pandas_frame(frame: Any, name: str) -> Any:
@@ -121,15 +98,13 @@ def _pandas_frame(frame: Any, name: str) -> Any:
     return frame
 
 
-def _frame_dataset(where: Path, frame: Any, options: dict[str, Any], seed: int, test: Any = None,
-                   class_names: dict[str, list[str]] | None = None) -> Dataset:
+def frame_dataset(where: Path, frame: Any, options: dict[str, Any], seed: int, test: Any = None,
+                  class_names: dict[str, list[str]] | None = None) -> Dataset:
     """Tables and text from a DataFrame (Parquet, Hugging Face folders and from_frame all come here)."""
-    from .text import TEXT_NAMES
-
     options = {k: v for k, v in options.items() if v is not None}
-    frame = _named_classes(frame, class_names or {})
+    frame = named_classes(frame, class_names or {})
     if test is not None:
-        test = _named_classes(test, class_names or {})
+        test = named_classes(test, class_names or {})
         if list(test.columns) != list(frame.columns):
             raise BlobError(f"{where}: the test rows have columns {list(test.columns)}, the training rows "
                             f"{list(frame.columns)}; they must match.")
@@ -142,8 +117,8 @@ def _frame_dataset(where: Path, frame: Any, options: dict[str, Any], seed: int, 
         raise BlobError(f"{where}: unknown option(s) {', '.join(unknown)} for a table; valid options: "
                         f"{', '.join(TABLE_OPTIONS)} (and, for text, {', '.join(TEXT_ONLY)}).")
     table = frame_table(where, frame if test is None else _concat(frame, test))
-    return _table_dataset(table, where, options.get("label"), options.get("task"), seed,
-                          test_rows=0 if test is None else len(test))
+    return table_dataset(table, options.get("label"), task_option(where, options.get("task")), seed,
+                         test_rows=0 if test is None else len(test))
 
 
 def _is_text_column(column: Any) -> bool:
@@ -159,7 +134,7 @@ def _concat(a: Any, b: Any) -> Any:
     return pd.concat([a, b], ignore_index=True)
 
 
-def _named_classes(frame: Any, class_names: dict[str, list[str]]) -> Any:
+def named_classes(frame: Any, class_names: dict[str, list[str]]) -> Any:
     """Replace class codes by their names (Hugging Face ClassLabel columns) so classes read as words."""
     if not class_names:
         return frame
@@ -177,7 +152,6 @@ def _is_nan(v: Any) -> bool:
 
 def frame_table(where: Path, frame: Any) -> Any:
     """A DataFrame as the CSV loader's Table: every cell as the text a CSV would hold ('' when missing)."""
-    from .files import Table
 
     class FrameTable(Table):
         def at(self, row: int, column: str | None = None) -> str:
@@ -204,99 +178,15 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
-def _table_dataset(table: Any, where: Path, label: str | None, task: str | None, seed: int,
-                   test_rows: int = 0) -> Dataset:
-    """The CSV loader's steps on a Table: label, targets, split, encoding fitted on the training rows."""
-    from . import files
-
-    task = files._task_option(where, task)
-    label = files._label_column(table, label)
-    features = [c for c in table.header if c != label]
-    if not features:
-        raise BlobError(f"{where}: has no feature columns besides the label {label!r}.")
-    y, classes, task = files._labels(table, label, task)
-    strat = y if task == "classify" else None
-    if test_rows:
-        n = len(y) - test_rows
-        tr, va = split_indices(n, (1 - VAL_FRACTION, VAL_FRACTION), seed, None if strat is None else strat[:n])
-        parts = [tr, va, np.arange(n, len(y))]
-    else:
-        parts = split_indices(len(y), FRACTIONS, seed, strat)
-    extra = files.fit_table(table, features, parts[0])
-    extra["label"] = label
-    x = files.encode_table(table, extra)
-    spec = Spec(where.stem, "table", task, (x.shape[1],), len(classes) or 1, classes, extra=extra)
-    full = Split(torch.from_numpy(x), torch.as_tensor(y, dtype=torch.long if classes else torch.float32))
-    meta = {"source": str(where), "rows": len(y), "dropped": extra["dropped"], "published_split": bool(test_rows),
-            **files._missing_counts(table, features)}
-    return Dataset(spec, *(full.subset(p) for p in parts), meta=meta)
-
-
 def _text_from_frame(where: Path, frame: Any, text_col: str | None, options: dict[str, Any], seed: int) -> Dataset:
-    from . import text
-
     if options.get("task") not in (None, "classify"):
         raise BlobError(f"{where}: text data sets are classified; option task={options['task']!r} is not valid here.")
-    opts = text._text_options(where, {k: v for k, v in options.items() if k != "task"})
+    opts = text_options(where, {k: v for k, v in options.items() if k != "task"})
     columns = [str(c) for c in frame.columns]
-    text_col = text._pick(where, columns, text_col, text.TEXT_NAMES, "text")
-    label_col = text._pick(where, [c for c in columns if c != text_col], opts["label"], text.LABEL_NAMES, "label")
+    text_col = pick_column(where, columns, text_col, TEXT_NAMES, "text")
+    label_col = pick_column(where, [c for c in columns if c != text_col], opts["label"], LABEL_NAMES, "label")
     texts = [_cell(v) if not isinstance(v, str) else v for v in frame[text_col].tolist()]
     labels = [_cell(v) for v in frame[label_col].tolist()]
-    ds = text._finish(where, texts, labels, list(range(1, len(texts) + 1)), opts)
+    ds = labelled_texts_dataset(where, texts, labels, list(range(1, len(texts) + 1)), opts)
     ds.spec.extra.update(text_column=text_col, label_column=label_col)
     return ds
-
-
-# --- Parquet ---------------------------------------------------------------------------------------
-
-
-@FILE_LOADERS.register(".parquet")
-def load_parquet(path: Path, seed: int = 0, **options: Any) -> Dataset:
-    """A Parquet file of a table or of texts with labels: options as for CSV (label, task) and CSV text
-    (text, tokenizer, min_freq, max_len, dedupe). Class names saved by Hugging Face ``to_parquet`` are kept."""
-    pq = _need_pyarrow().parquet
-    try:
-        table = pq.read_table(str(path))
-    except (OSError, ValueError) as e:
-        raise BlobError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0][:200]}).") from None
-    names = _class_labels(_hf_features_from_schema(table.schema))
-    return _frame_dataset(path, _to_pandas(path, table), options, seed, class_names=names)
-
-
-def _need_pyarrow() -> Any:
-    try:
-        import pyarrow
-        import pyarrow.ipc
-        import pyarrow.parquet  # noqa: F401
-    except ImportError:
-        raise BlobError("Reading Parquet files and Hugging Face folders needs the Python package 'pyarrow': "
-                        "pip install pyarrow (or pip install 'blobbotronic[ecosystem]').") from None
-    return pyarrow
-
-
-def _to_pandas(where: Path, table: Any) -> Any:
-    if table.num_rows == 0:
-        raise BlobError(f"{where}: holds no rows.")
-    return table.to_pandas()
-
-
-def _hf_features_from_schema(schema: Any) -> dict[str, Any]:
-    raw = (schema.metadata or {}).get(b"huggingface")
-    if not raw:
-        return {}
-    try:
-        return json.loads(raw).get("info", {}).get("features", {}) or {}
-    except (ValueError, AttributeError):
-        return {}
-
-
-def _class_labels(features: dict[str, Any]) -> dict[str, list[str]]:
-    return {k: list(f["names"]) for k, f in features.items() if isinstance(f, dict) and f.get("_type") == "ClassLabel"}
-
-
-# --- Hugging Face `datasets` folders (save_to_disk) ------------------------------------------------
-
-from .hf_folders import is_hf_folder, load_hf_folder  # noqa: E402  (kept in its own file)
-
-__all__ = ["from_arrays", "from_frame", "frame_table", "is_hf_folder", "load_hf_folder", "load_parquet"]

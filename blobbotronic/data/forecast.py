@@ -1,4 +1,4 @@
-"""Forecasting data: windows over a series, time-ordered (walk-forward) splits, built-in price and count series.
+"""Forecasting data: windows over a series, time-ordered (walk-forward) splits, a user's CSV/TSV series.
 
 A sample is a window of the last ``window`` values and its targets are the next ``horizon`` values. Splits
 follow time: training targets come first, validation targets later, test targets last; a window whose
@@ -6,15 +6,14 @@ targets straddle two periods is dropped, so no target is seen in two splits. Inp
 relative to the last observed value (the change, in units of the training series' typical one-step move),
 so a model learns what happens next, not the price level of one decade; the targets are the same changes.
 Everything fitted (scale, level statistics, the in-sample naive error for MASE) uses the training period only.
+The built-in price and count series are forecast_sets.py's.
 """
 
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import math
-import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,9 @@ import numpy as np
 import torch
 
 from ..errors import BlobError, where
-from .builtin import DATASETS
-from .series import package_file, reject_unknown
+from .options import yes_no
+from .reading import read_text
+from .series import reject_unknown
 from .spec import Dataset, Spec, Split
 
 FRACTIONS = (0.7, 0.15, 0.15)
@@ -138,10 +138,7 @@ def load_forecast_table(path: Path, seed: int = 0, *, task: str = "forecast", ta
     reject_unknown(path, unknown, "task, target, date, window, horizon, season, level")
     window, horizon = _whole(path, "window", window), _whole(path, "horizon", horizon)
     season = None if season in (None, "", "none", 0, "0") else _whole(path, "season", season)
-    if not isinstance(level, bool):
-        if str(level).lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-            raise BlobError(f"{path}: option level={level!r} is not a yes/no value; use true or false.")
-        level = str(level).lower() in ("1", "true", "yes", "on")
+    level = yes_no(path, "level", level)
     header, rows, lines = _read_rows(path)
     date = date or next((h for h in header if h.strip().lower() in DATE_NAMES), None)
     for name, option in ((date, "date"), (target, "target")):
@@ -188,10 +185,7 @@ def _whole(path: Path, name: str, value: Any) -> int:
 
 def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
     """The header, the data rows and each row's line number (blank lines skipped)."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise BlobError(f"{path}: byte {e.start} is not UTF-8 text; save the file as UTF-8.") from None
+    text = read_text(path, None, "save the file as UTF-8", brief=True)
     reader = csv.reader(io.StringIO(text), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
     rows, lines = [], []
     try:
@@ -236,54 +230,3 @@ def _dates(path: Path, j: int, column: str, rows: list[list[str]], lines: list[i
         raise BlobError(f"{where(path, lines[i])}: the date {texts[i]!r} appears twice; one row per date is needed.")
     order = np.argsort(parsed.to_numpy(), kind="stable")
     return [texts[k] for k in order], order
-
-
-# ---- built-ins ----------------------------------------------------------------------------------
-
-
-def _msft_close() -> tuple[list[str], np.ndarray]:
-    path = package_file("pmdarima", "datasets", "data", "msft.tar.gz", extra="forecast")
-    with tarfile.open(path, "r:gz") as tar:
-        member = next(m for m in tar.getmembers() if m.name.endswith(".csv"))
-        text = tar.extractfile(member).read().decode("utf-8")
-    rows = list(csv.DictReader(io.StringIO(text)))
-    return [r["Date"] for r in rows], np.array([float(r["Close"]) for r in rows])
-
-
-@DATASETS.register("msft", modality="sequence", task="forecast",
-                   source="pmdarima load_msft (Kaggle price-volume data, MSFT daily, 1986-2017)",
-                   about="Microsoft's daily closing price, as log price, 7,983 trading days; next-day forecast.")
-def _msft(seed: int = 0, *, window: int = 30, horizon: int = 1) -> Dataset:
-    dates, close = _msft_close()
-    # Log prices: a day's move is then a relative move, comparable across three decades in which the
-    # price rose a thousandfold, so the training period's naive error (the MASE scale) means the same
-    # thing in the test years. Errors are in log units (0.01 = about 1%). The price level is not given
-    # to the models: it lies outside the training range in the test years and predicts nothing.
-    return forecast_dataset("msft", np.log(close), window=window, horizon=horizon, level=False, dates=dates,
-                            units="log price")
-
-
-@DATASETS.register("airpassengers", modality="sequence", task="forecast",
-                   source="Box & Jenkins airline passengers 1949-1960 (the Airline.csv bundled with aeon)",
-                   about="Monthly international airline passengers, as log count, 144 months; next-month forecast.")
-def _airpassengers(seed: int = 0, *, window: int = 24, horizon: int = 1) -> Dataset:
-    path = package_file("aeon", "datasets", "data", "Airline", "Airline.csv", extra="forecast")
-    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
-    # Log counts, as in Box & Jenkins' airline model: the seasonal swing grows with the level, and on
-    # the log scale it is a constant shape the models can learn from the early years.
-    values = np.log([float(r["Passengers"]) for r in rows])
-    return forecast_dataset("airpassengers", values, window=window, horizon=horizon, level=False, season=12,
-                            dates=[r["Date"] for r in rows], units="log passengers (thousands)")
-
-
-@DATASETS.register("sunspots", modality="sequence", task="forecast",
-                   source="pmdarima load_sunspots (monthly mean sunspot number, 1749-1983)",
-                   about="Monthly mean sunspot numbers, 2,820 months; next-month forecast.")
-def _sunspots(seed: int = 0, *, window: int = 60, horizon: int = 1) -> Dataset:
-    path = package_file("pmdarima", "datasets", "data", "sunspots.txt.gz", extra="forecast")
-    with gzip.open(path, "rt") as f:
-        values = np.loadtxt(f).ravel()
-    dates = [f"{1749 + i // 12}-{i % 12 + 1:02d}" for i in range(len(values))]
-    # The level matters here (counts revert towards the cycle's mean), so it is a second input channel.
-    return forecast_dataset("sunspots", values, window=window, horizon=horizon, level=True, dates=dates,
-                            units="sunspot number")

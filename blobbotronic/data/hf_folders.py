@@ -16,15 +16,21 @@ from typing import Any
 import numpy as np
 
 from ..errors import BlobError
-from .ecosystem import HF_OPTIONS, _class_labels, _frame_dataset, _named_classes, _need_pyarrow, _to_pandas
+from .ecosystem import HF_OPTIONS, frame_dataset, named_classes
+from .images import GREY_MODES, default_image_size, load_image, peek_image
+from .options import class_name, flag, size_option
+from .parquet import class_labels, need_pyarrow, to_pandas
 from .spec import Dataset, Spec, make_dataset
+from .table import LABEL_NAMES
+from .text import TEXT_NAMES
 
 TEST_SPLITS = ("test",)
 HINT = "A folder written by datasets' save_to_disk holds dataset_info.json, state.json and data-*.arrow files."
 
 
-def is_hf_folder(path: Path) -> bool:
-    """A folder saved by Hugging Face ``Dataset.save_to_disk`` or ``DatasetDict.save_to_disk``."""
+def is_hf_folder(path: Path, options: dict[str, Any] | None = None) -> bool:
+    """A folder saved by Hugging Face ``Dataset.save_to_disk`` or ``DatasetDict.save_to_disk`` (``options``, which
+    the format registry passes, change nothing)."""
     return (path / "dataset_dict.json").is_file() or (
         (path / "state.json").is_file() and (path / "dataset_info.json").is_file())
 
@@ -41,21 +47,21 @@ def load_hf_folder(path: Path, seed: int = 0, **options: Any) -> Dataset:
     features = _features(next(iter(splits.values())))
     test_name = next((s for s in TEST_SPLITS if s in tables and len(tables) > 1), None)
     pool = [t for name, t in tables.items() if name != test_name]
-    pa = _need_pyarrow()
+    pa = need_pyarrow()
     train = pa.concat_tables(pool) if len(pool) > 1 else pool[0]
     test = tables.get(test_name) if test_name else None
     image_col = options.get("image") or next((k for k, f in features.items() if _type(f) == "Image"), None)
-    names = _class_labels(features)
+    names = class_labels(features)
     meta = {"source": str(path), "hf_splits": {k: t.num_rows for k, t in tables.items()}}
     if image_col is not None:
         ds = _images(path, train, test, image_col, names, options, seed)
     else:
         rest = {k: v for k, v in options.items() if k not in ("image", "size", "grey")}
-        frame, test_frame = _to_pandas(path, train), None if test is None else _to_pandas(path, test)
+        frame, test_frame = to_pandas(path, train), None if test is None else to_pandas(path, test)
         if _is_text(features, frame, rest) and test_frame is not None:
             frame, test_frame = _concat(frame, test_frame), None  # text data sets split themselves
             meta["published_split_merged"] = True
-        ds = _frame_dataset(path, frame, rest, seed, test=test_frame, class_names=names)
+        ds = frame_dataset(path, frame, rest, seed, test=test_frame, class_names=names)
     ds.meta.update(meta)
     return ds
 
@@ -87,7 +93,7 @@ def _type(feature: Any) -> str | None:
 
 def _read_split(folder: Path) -> Any:
     """All Arrow files of one split, in the order state.json lists them."""
-    pa = _need_pyarrow()
+    pa = need_pyarrow()
     try:
         state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
         files = [folder / f["filename"] for f in state["_data_files"]]
@@ -110,8 +116,6 @@ def _read_split(folder: Path) -> Any:
 
 
 def _is_text(features: dict[str, Any], frame: Any, options: dict[str, Any]) -> bool:
-    from .text import TEXT_NAMES
-
     strings = [k for k, f in features.items() if _type(f) == "Value" and f.get("dtype") in ("string", "large_string")]
     return bool(options.get("text")) or any(s.lower() in TEXT_NAMES for s in strings)
 
@@ -138,12 +142,10 @@ class _Encoded(io.BytesIO):
 
 def _images(path: Path, train: Any, test: Any, column: str, names: dict[str, list[str]],
             options: dict[str, Any], seed: int) -> Dataset:
-    from . import files
-
     if column not in train.column_names:
         raise BlobError(f"{path}: there is no image column {column!r}; columns: {', '.join(train.column_names)}.")
     label = options.get("label") or next((c for c in names if c != column), None) or next(
-        (c for c in train.column_names if c.lower() in files.LABEL_NAMES), None)
+        (c for c in train.column_names if c.lower() in LABEL_NAMES), None)
     if label is None or label not in train.column_names:
         raise BlobError(f"{path}: cannot tell which column holds the labels; name it with the option label=COLUMN "
                         f"(columns: {', '.join(train.column_names)}).")
@@ -152,14 +154,14 @@ def _images(path: Path, train: Any, test: Any, column: str, names: dict[str, lis
     sources = [_image_source(path, v, i) for i, v in enumerate(train.column(column).to_pylist())]
     test_cells = [] if test is None else test.column(column).to_pylist()
     test_sources = [_image_source(path, v, i) for i, v in enumerate(test_cells)]
-    headers = [files.peek_image(s) for s in sources]
-    size = files._size_option(path, options.get("size")) or files.default_image_size([s for s, _ in headers])
-    grey = files._flag(path, "grey", options.get("grey"))
-    grey = all(mode in files.GREY_MODES for _, mode in headers) if grey is None else grey
-    decode = lambda items: np.stack([files.load_image(s, size, grey) for s in items])  # noqa: E731
+    headers = [peek_image(s) for s in sources]
+    size = size_option(path, options.get("size")) or default_image_size([s for s, _ in headers])
+    grey = flag(path, "grey", options.get("grey"))
+    grey = all(mode in GREY_MODES for _, mode in headers) if grey is None else grey
+    decode = lambda items: np.stack([load_image(s, size, grey) for s in items])  # noqa: E731
     raw_y = train.column(label).to_pylist() + ([] if test is None else test.column(label).to_pylist())
-    named = _named_classes(_labels_frame(label, raw_y), {label: names[label]} if label in names else {})
-    text_y = [files._class_name(v) for v in named[label].tolist()]
+    named = named_classes(_labels_frame(label, raw_y), {label: names[label]} if label in names else {})
+    text_y = [class_name(v) for v in named[label].tolist()]
     if any(v in ("", "None", "nan") for v in text_y):
         raise BlobError(f"{path}: some rows have no label in column {label!r}; every image needs a label.")
     classes = tuple(names.get(label) or sorted(set(text_y)))

