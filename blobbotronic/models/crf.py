@@ -185,7 +185,7 @@ class CRFEmissions(torch.Tensor):
     crf: CRF
 
     @classmethod
-    def wrap(cls, emissions: torch.Tensor, crf: CRF) -> "CRFEmissions":
+    def wrap(cls, emissions: torch.Tensor, crf: CRF) -> CRFEmissions:
         out = emissions.as_subclass(cls)
         out.crf = crf
         return out
