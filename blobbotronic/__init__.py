@@ -13,6 +13,8 @@ import torch.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -23,6 +25,22 @@ _WHERE = {**{name: ".api" for name in _API}, "from_arrays": ".data.ecosystem", "
           "BlobError": ".errors"}
 
 __all__ = ["BlobError", *_API, "from_arrays", "from_frame"]
+
+
+class _Package(types.ModuleType):
+    """The package's module type: ``bb.train``, ``bb.compare``, ``bb.explain`` and ``bb.claims`` are the API's
+    functions even after their subpackages of the same names are imported (the import system then sets the
+    package attribute to the subpackage; here the function wins, as it did when these names were imported
+    eagerly)."""
+
+    def __getattribute__(self, name: str) -> Any:
+        value = super().__getattribute__(name)
+        if name in _API and isinstance(value, types.ModuleType):
+            return getattr(importlib.import_module(".api", __name__), name)
+        return value
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

@@ -311,7 +311,7 @@ def test_gradcam_of_a_series_is_drawn_over_the_series_not_as_a_channel_strip():
 
 
 def test_explain_memory_default_is_the_small_sweep_and_takes_quiet(monkeypatch, tmp_path):
-    import blobbotronic.explain.study as study
+    from blobbotronic.explain import study
     from blobbotronic.cli import main
 
     seen = {}

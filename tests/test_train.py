@@ -204,6 +204,9 @@ def test_a_lone_run_takes_every_core_unless_told(monkeypatch):
     monkeypatch.setenv("BLOBBOTRONIC_THREADS", "3")
     assert default_threads() == 3
     monkeypatch.delenv("BLOBBOTRONIC_THREADS")
+    from blobbotronic.train import loop
+
+    monkeypatch.setattr(loop, "busy_cores", lambda: 0)  # an idle machine: the shared one's load must not decide
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(12)), raising=False)
     assert default_threads() == 8  # capped
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {5}, raising=False)

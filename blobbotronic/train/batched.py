@@ -1,7 +1,7 @@
 """fit_many(): the seeds of one model trained as one batched computation, with fit()'s numbers.
 
 A comparison trains the same small model under several seeds. One at a time, each step is a few dozen
-tiny operations and per-operation overhead dominates (shared/PERF.md); stacked, N seeds share each
+tiny operations and per-operation overhead dominates (docs/speed.md); stacked, N seeds share each
 operation. Here the N seed-initialised models' parameters are stacked (``torch.func.stack_module_state``)
 and one ``vmap`` of ``functional_call`` runs them all. Everything else is fit()'s, per seed: its own
 batch order (a generator seeded with the seed, a fresh permutation each epoch, the last partial batch

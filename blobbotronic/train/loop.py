@@ -123,7 +123,7 @@ def default_threads() -> int:
     thread on a core a neighbour holds stalls them all (issue 24, xor MLP on 2 cores beside one busy process:
     2 threads ran 23 and 9.9 steps/s, 1 thread 635-699). Comparisons pass one thread per run and use one worker
     process per core instead (compare/runner.py), the better use of a CPU for a grid of small models
-    (shared/PERF.md); their stored results never depend on the machine's core count or load.
+    (docs/speed.md); their stored results never depend on the machine's core count or load.
     """
     if os.environ.get("BLOBBOTRONIC_THREADS"):
         return max(1, int(os.environ["BLOBBOTRONIC_THREADS"]))
@@ -134,7 +134,7 @@ def roomy_malloc() -> None:
     """Ask glibc to keep freed memory instead of unmapping and trimming it after every large step.
 
     A training step allocates blocks of megabytes (a recurrence's saved gates, a stack of seeds); with glibc's
-    defaults each such block is an mmap and each free a munmap plus page faults on reuse (shared/PERF.md: a
+    defaults each such block is an mmap and each free a munmap plus page faults on reuse (docs/speed.md: a
     64-seed GRU step 688 -> 166 ms with these settings; one MNIST-1D GRU here, 300 steps, one thread:
     42-46 -> 62 steps/s). Linux/glibc only; elsewhere nothing happens. Process-wide and set once.
     """
