@@ -160,6 +160,13 @@ def test_character_table_keeps_case_and_marks_unknown_words():
     assert table.shape[1] == max(len(w) for w in WORDS[2:])
 
 
+def test_crf_tagger_rejects_a_word_dropout_that_is_not_a_share():
+    from blobbotronic.errors import BlobError
+
+    with pytest.raises(BlobError, match="parameter 'unk' is the share of words .* not 1.5"):
+        create("cnn_bilstm_crf_tagger", WSPEC, unk=1.5)
+
+
 def test_crf_tagger_decodes_valid_bio_and_switches_the_crf_off():
     torch.manual_seed(0)
     x = torch.tensor([[6, 7, 5, 4, 2, 8], [9, 10, 0, 0, 0, 0]])

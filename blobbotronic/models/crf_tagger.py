@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..data.spec import Spec
+from ..errors import BlobError
 from . import MODELS
 from .base import TokenVectors, length_mask
 from .crf import CRF, CRFEmissions
@@ -113,7 +114,8 @@ class CNNBiLSTMCRFTagger(Tagger):
     ):
         super().__init__(spec, embed_dim, 2 * hidden, dropout)
         if not 0 <= unk < 1:
-            raise ValueError(f"unk={unk}: give a probability in [0, 1)")
+            raise BlobError(f"Model 'cnn_bilstm_crf_tagger': parameter 'unk' is the share of words replaced by <unk> "
+                            f"while training, a number from 0 up to (not including) 1, not {unk!r}; 0 turns it off.")
         self.unk = unk
         n_words = max(spec.vocab_size, 2)
         self.chars = CharCNN((spec.extra or {}).get("vocab"), n_words, char_dim, char_filters, char_kernel, dropout)
