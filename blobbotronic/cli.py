@@ -7,71 +7,20 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from .cli_kit import (  # noqa: F401  (re-exported: tests and notebooks import them from here)
+    COMMANDS,
+    command,
+    console,
+    emit,
+    parse_data_options,
+    parse_params,
+    reflow,
+    skip_bad_flag,
+)
 from .errors import BlobError
 from .train_flags import data_option_flag, settings_of, training_flags
-
-COMMANDS: dict[str, Callable[[argparse.Namespace], Any]] = {}
-
-
-def command(name: str) -> Callable:
-    def deco(fn: Callable) -> Callable:
-        COMMANDS[name] = fn
-        return fn
-
-    return deco
-
-
-def parse_params(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise BlobError(f"Cannot read the model parameter {pair!r}: write NAME=VALUE, for example hidden=128.")
-        out[key.strip().replace("-", "_")] = value.strip()
-    return out
-
-
-def parse_data_options(pairs: list[str]) -> dict[str, str]:
-    """``--data-option KEY=VALUE`` pairs, passed to data.load as keyword options (each loader converts them)."""
-    out = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise BlobError(f"Cannot read the data option {pair!r}: write KEY=VALUE, for example task=forecast.")
-        out[key.strip().replace("-", "_")] = value.strip()
-    return out
-
-
-def emit(args: argparse.Namespace, obj: Any, show: Callable[[Any], None]) -> None:
-    """Exactly one JSON object on stdout with --json; a readable rendering otherwise."""
-    if getattr(args, "json", False):
-        print(json.dumps(obj, default=_jsonable))
-    else:
-        show(obj)
-
-
-def _jsonable(o: Any) -> Any:
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    return str(o)
-
-
-def reflow(doc: str) -> str:
-    """A docstring as paragraphs the terminal can wrap: dedented, each paragraph's lines joined."""
-    import inspect
-
-    return "\n\n".join(" ".join(par.split()) for par in inspect.cleandoc(doc).split("\n\n") if par.strip())
-
-
-def console():
-    from rich.console import Console
-
-    return Console()
-
 
 # ---- datasets and models ------------------------------------------------------------------------
 
@@ -285,14 +234,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
 # ---- the parser ---------------------------------------------------------------------------------
 
 
-def skip_bad_flag(sp: argparse.ArgumentParser) -> None:
-    """``--skip-bad`` for the commands that read a user's files (data/bad_files.py does the skipping)."""
-    sp.add_argument("--skip-bad", action="store_true", help="skip unreadable or truncated files in a folder of "
-                    "images or clips and count them in the results (default: stop with an error naming the file)")
-
-
 # Modules that add sub-commands: each has register(add) and decorates its runner with @command(name).
-COMMAND_MODULES = ["blobbotronic.compare.commands", "blobbotronic.explain.commands", "blobbotronic.claims.commands"]
+COMMAND_MODULES = ["blobbotronic.compare.commands", "blobbotronic.report.commands", "blobbotronic.explain.commands",
+                   "blobbotronic.claims.commands"]
 COMMAND_MODULES += ["blobbotronic.export_commands"]
 COMMAND_MODULES += ["blobbotronic.inspect_command"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .cli import command, console, emit
+from .cli_kit import command, console, emit
 
 
 def register(add) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .cli import command, console, emit, parse_data_options, skip_bad_flag
+from .cli_kit import command, console, emit, parse_data_options, skip_bad_flag
 
 SPLITS = ("train", "val", "test")
 

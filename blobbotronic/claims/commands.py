@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from ..cli import command, console, emit
+from ..cli_kit import command, console, emit
 from .report import NOT_RUN, seconds_total, time_short
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..cli import command, console, emit, parse_data_options, parse_params, skip_bad_flag
+from ..cli_kit import command, console, emit, parse_data_options, parse_params, skip_bad_flag
 from ..errors import BlobError
 from .store import DEFAULT_STORE
 
@@ -51,9 +51,6 @@ def register(add) -> None:
 
     log_flags(sp)
     remember_defaults(sp)
-    from ..report import commands as report_commands
-
-    report_commands.register(add)
 
 
 def model_params(pairs: list[str] | None, models: list[str]) -> dict[str, dict[str, str]]:

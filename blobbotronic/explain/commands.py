@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..cli import command, console, emit
+from ..cli_kit import command, console, emit
 from ..errors import BlobError
 
 MEMORY_FLAGS = ("models", "lags", "seeds", "task", "quick", "budget", "batch_size", "n", "lr", "workers", "store",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli import command, emit
+from ..cli_kit import command, emit
 from ..errors import BlobError
 
 
