@@ -13,16 +13,14 @@ MiniRocketTransform runs its pure-PyTorch path, which gives the same features wi
 
 from __future__ import annotations
 
-import hashlib
-import os
-import platform
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils._python_dispatch import _get_current_dispatch_mode
+
+from .native import compile_extension, extension_name
 
 SOURCE = Path(__file__).with_name("minirocket_ppv.cpp")
 # -ffp-contract=off: no fused multiply-adds, so a convolution gives the same numbers in fitting and transforming
@@ -59,29 +57,9 @@ def usable(x: torch.Tensor) -> bool:
 
 def build_name() -> str:
     """One build per source, flags, CPU (``-march=native``) and PyTorch version."""
-    try:
-        cpu = next((ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")), "")
-    except OSError:
-        cpu = platform.processor()
-    digest = hashlib.sha256("\n".join([SOURCE.read_text(), " ".join(FLAGS + LDFLAGS), cpu, torch.__version__]).encode())
-    return f"blobbotronic_minirocket_{digest.hexdigest()[:12]}"
+    return extension_name("blobbotronic_minirocket", SOURCE, FLAGS, LDFLAGS)
 
 
 def build() -> tuple[Any | None, str]:
     """(the module, "") or (None, why not), building it if needed; prints one line where the build fails."""
-    if os.environ.get("BLOBBOTRONIC_NATIVE", "1") == "0":
-        return None, "BLOBBOTRONIC_NATIVE=0"
-    try:
-        import ninja  # noqa: F401  (torch's builder needs it; say so plainly rather than through its error)
-    except ImportError:
-        return None, "the ninja package is not installed: pip install ninja"
-    try:
-        from torch.utils.cpp_extension import load
-
-        return load(name=build_name(), sources=[str(SOURCE)], extra_cflags=FLAGS, extra_ldflags=LDFLAGS,
-                    verbose=False), ""
-    except Exception as exc:  # no compiler, no headers, a failed build: fall back, once, and say why
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"blobbotronic: compiled MiniRocket transform unavailable ({first}); using the pure-PyTorch path.",
-              file=sys.stderr)
-        return None, first
+    return compile_extension("blobbotronic_minirocket", SOURCE, FLAGS, LDFLAGS, "compiled MiniRocket transform")

@@ -50,18 +50,21 @@ def status() -> str:
     return "compiled CPU kernels in use" if kernels() is not None else f"pure-PyTorch recurrences ({_state['why']})"
 
 
-def build_name() -> str:
-    """The extension's name: one build per source, flags and CPU (``-march=native`` code must not run on
-    another CPU of a cluster that shares a home folder)."""
+def extension_name(prefix: str, source: Path, flags: list[str], ldflags: list[str]) -> str:
+    """An extension's name: one build per source, flags and CPU (``-march=native`` code must not run on
+    another CPU of a cluster that shares a home folder) and PyTorch version."""
     try:
         cpu = next((ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")), "")
     except OSError:
         cpu = platform.processor()
-    digest = hashlib.sha256("\n".join([SOURCE.read_text(), " ".join(FLAGS + LDFLAGS), cpu, torch.__version__]).encode())
-    return f"blobbotronic_rnn_scan_{digest.hexdigest()[:12]}"
+    digest = hashlib.sha256("\n".join([source.read_text(), " ".join(flags + ldflags), cpu, torch.__version__]).encode())
+    return f"{prefix}_{digest.hexdigest()[:12]}"
 
 
-def _build() -> tuple[Any | None, str]:
+def compile_extension(prefix: str, source: Path, flags: list[str], ldflags: list[str],
+                      what: str) -> tuple[Any | None, str]:
+    """(the module, "") or (None, why not), building ``source`` if needed with PyTorch's extension builder;
+    prints one line (naming ``what``) where the build fails, and the caller falls back to plain PyTorch."""
     if os.environ.get("BLOBBOTRONIC_NATIVE", "1") == "0":
         return None, "BLOBBOTRONIC_NATIVE=0"
     try:
@@ -71,13 +74,21 @@ def _build() -> tuple[Any | None, str]:
     try:
         from torch.utils.cpp_extension import load
 
-        return load(name=build_name(), sources=[str(SOURCE)], extra_cflags=FLAGS, extra_ldflags=LDFLAGS,
-                    verbose=False), ""
+        return load(name=extension_name(prefix, source, flags, ldflags), sources=[str(source)], extra_cflags=flags,
+                    extra_ldflags=ldflags, verbose=False), ""
     except Exception as exc:  # no compiler, no headers, a failed build: fall back, once, and say why
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"blobbotronic: compiled recurrent kernels unavailable ({first}); using the pure-PyTorch path.",
-              file=sys.stderr)
+        print(f"blobbotronic: {what} unavailable ({first}); using the pure-PyTorch path.", file=sys.stderr)
         return None, first
+
+
+def build_name() -> str:
+    """The recurrent kernels' extension name."""
+    return extension_name("blobbotronic_rnn_scan", SOURCE, FLAGS, LDFLAGS)
+
+
+def _build() -> tuple[Any | None, str]:
+    return compile_extension("blobbotronic_rnn_scan", SOURCE, FLAGS, LDFLAGS, "compiled recurrent kernels")
 
 
 def usable(*tensors: torch.Tensor) -> bool:
