@@ -270,6 +270,10 @@ def declared_options(source: str | Path, ds) -> list[tuple[str, Any]]:
         return list(CONLL_OPTIONS.items())
     if spec.modality == "video":
         return list(video.OPTIONS.items())
+    if "audio" in spec.extra:  # a sound folder, read as frames or as a log-mel picture
+        from .data.audio_format import OPTIONS as AUDIO_OPTIONS
+
+        return list(AUDIO_OPTIONS.items())
     if suffix == "" and spec.modality != "table":
         from .data.hf_folders import is_hf_folder
 

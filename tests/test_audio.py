@@ -335,3 +335,10 @@ def test_spoken_words_clips_are_synthesised_the_same_every_time() -> None:
     a, b = w.render(clip), w.render(clip)
     assert np.array_equal(a, b) and a.dtype == np.dtype("<i2") and len(a) == w.RATE
     assert np.abs(a.astype(float)).max() > 0.05 * 32767
+
+
+def test_inspect_lists_the_sound_options(folder: Path, capsys) -> None:
+    assert main(["inspect", str(folder), "--json"]) == 0
+    options = json.loads(capsys.readouterr().out)["options"]
+    names = {o["name"] if isinstance(o, dict) else o[0] for o in options}
+    assert {"view", "n_mfcc", "rate"} <= names
