@@ -17,7 +17,7 @@ of aeon's on each set (mean over seeds), time no more than aeon's.
 
     .venv/bin/python bench/minirocket.py                       # every set, 3 seeds: a few minutes on one core
     .venv/bin/python bench/minirocket.py --sets GunPoint,OSULeaf --seeds 1
-    .venv/bin/python bench/minirocket.py --pytorch --out /tmp/eager.json   # our pure-PyTorch transform instead
+    .venv/bin/python bench/minirocket.py --pytorch --out bench/results/minirocket-eager.json  # pure-PyTorch transform
 
 blobbotronic's transform runs compiled where its C++ kernel builds (models/minirocket_native.py; the JSON's
 ``meta.transform`` says which ran); ``--pytorch`` sets BLOBBOTRONIC_NATIVE=0 to time the pure-PyTorch path.

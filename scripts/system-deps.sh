@@ -7,9 +7,12 @@ missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  echo "installing Debian packages:$missing"
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing) >/tmp/blobbotronic-apt.log 2>&1 \
-    || echo "warning: could not install$missing (see /tmp/blobbotronic-apt.log); tests that need them will say so"
+  # apt's output goes to a log in the repository's ignored output folder, not to a path outside it
+  log="$(cd "$(dirname "$0")/.." && pwd)/blobbotronic-out/apt.log"
+  mkdir -p "$(dirname "$log")"
+  echo "installing Debian packages:$missing (log: $log)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing) >"$log" 2>&1 \
+    || echo "warning: could not install$missing (see $log); tests that need them will say so"
 else
   echo "note: not root or no apt-get; please install:$missing"
 fi

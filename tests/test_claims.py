@@ -1,4 +1,4 @@
-"""The claims: every claim of shared/CLAIMS.md is registered, and verdicts follow the evidence."""
+"""The claims: every claim of the primer is registered, and verdicts follow the evidence."""
 
 from __future__ import annotations
 
