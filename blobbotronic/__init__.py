@@ -19,8 +19,9 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = ("Budget", "Dataset", "Model", "Run", "Spec", "TrainConfig", "claims", "compare", "create_model", "explain",
-        "fit", "list_datasets", "list_models", "load", "load_checkpoint", "params_schema", "save_checkpoint", "train")
+_API = ("Budget", "Checkpoint", "Dataset", "Model", "Run", "Spec", "TrainConfig", "claims", "compare", "create_model",
+        "explain", "fit", "list_datasets", "list_models", "load", "load_checkpoint", "params_schema", "save_checkpoint",
+        "train")
 _WHERE = {**{name: ".api" for name in _API}, "from_arrays": ".data.ecosystem", "from_frame": ".data.ecosystem",
           "BlobError": ".errors"}
 

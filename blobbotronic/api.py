@@ -6,7 +6,7 @@ from typing import Any
 
 from .data import DATASETS, Dataset, Spec, load
 from .models import MODELS, Model, create, params_schema
-from .train import Budget, Run, TrainConfig, fit, load_checkpoint, save_checkpoint, train
+from .train import Budget, Checkpoint, Run, TrainConfig, fit, load_checkpoint, save_checkpoint, train
 
 
 def create_model(name: str, spec: Spec, **params: Any) -> Model:
@@ -52,6 +52,6 @@ def claims(only: Any = None, mode: str = "quick", **options: Any) -> dict:
     return run(only, mode, **options)
 
 
-__all__ = ["Budget", "Dataset", "Model", "Run", "Spec", "TrainConfig", "claims", "compare", "create_model",
-           "explain", "fit", "list_datasets",
-           "list_models", "load", "load_checkpoint", "params_schema", "save_checkpoint", "train"]
+__all__ = ["Budget", "Checkpoint", "Dataset", "Model", "Run", "Spec", "TrainConfig", "claims", "compare",
+           "create_model", "explain", "fit", "list_datasets", "list_models", "load", "load_checkpoint", "params_schema",
+           "save_checkpoint", "train"]

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from .budget import Budget
+from .checkpoint import Checkpoint
 from .checkpoint import load as load_checkpoint
 from .checkpoint import save as save_checkpoint
 from .loop import Callback, Run, State, TrainConfig, fit, seed_everything
 from .metrics import evaluate, headline
 
-__all__ = ["Budget", "Callback", "Run", "State", "TrainConfig", "fit", "train", "seed_everything", "evaluate",
-           "headline", "load_checkpoint", "save_checkpoint"]
+__all__ = ["Budget", "Callback", "Checkpoint", "Run", "State", "TrainConfig", "fit", "train", "seed_everything",
+           "evaluate", "headline", "load_checkpoint", "save_checkpoint"]
 
 
 def train(data: Any, model: str, *, seed: int = 0, params: dict[str, Any] | None = None,

@@ -1,10 +1,15 @@
-"""Checkpoints: weights as safetensors plus a JSON of the resolved configuration. Nothing is unpickled."""
+"""Checkpoints: weights as safetensors plus a JSON of the resolved configuration. Nothing is unpickled.
+
+``save(model, path, data=..., data_options=...)`` writes one; ``load(path)`` returns a ``Checkpoint``: the
+rebuilt model and the saved configuration, which unpacks as ``model, config = load(path)``.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from torch import nn
 
@@ -14,10 +19,75 @@ from ..errors import BlobError
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
 
 
-def save(model: nn.Module, path: str | Path, **info: Any) -> Path:
-    """Write ``path/model.safetensors`` and ``path/config.json`` (model name, parameters, spec, ``info``)."""
+class Checkpoint(NamedTuple):
+    """A loaded checkpoint: ``model``, rebuilt with its weights and in eval mode, and ``config``, the dict saved
+    in its config.json. It is a tuple of those two, so ``model, config = load_checkpoint(path)`` unpacks it.
+
+    The properties read the configuration: ``spec`` (the data contract the model was built for),
+    ``model_name`` and ``params`` (what ``create_model`` was given), ``data`` (the data set name or path it
+    was trained on, or None when the saver did not say), ``data_options`` (the options that data was read
+    with) and ``seed``.
+
+    >>> ckpt = load_checkpoint("blobbotronic-out/checkpoints/xor-mlp-seed0")  # doctest: +SKIP
+    >>> ckpt.model_name, ckpt.data, ckpt.spec.classes  # doctest: +SKIP
+    ('mlp', 'xor', ('0', '1'))
+    """
+
+    model: nn.Module
+    config: dict[str, Any]
+
+    @property
+    def spec(self) -> Spec:
+        """The Spec the model was built for: modality, task, input shape, outputs, class names."""
+        return self.model.spec
+
+    @property
+    def model_name(self) -> str:
+        """The registered model name (``mlp``, ``cnn``, ``lstm``, ...)."""
+        return self.config["model"]
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The model's resolved parameters, as given to ``create_model`` (a copy)."""
+        return dict(self.config.get("params") or {})
+
+    @property
+    def data(self) -> str | None:
+        """The data set it was trained on, as a built-in name or a path, or None when none was recorded
+        (``save_checkpoint`` without ``data=``)."""
+        return self.config.get("dataset")
+
+    @property
+    def data_options(self) -> dict[str, Any]:
+        """The options the data was read with (``--data-option`` / ``load(name, **options)``), a copy."""
+        return dict(self.config.get("data_options") or {})
+
+    @property
+    def seed(self) -> int | None:
+        """The training seed, which also drew a random split of the data; None when none was recorded."""
+        return self.config.get("seed")
+
+
+def save(model: nn.Module, path: str | Path, *, data: str | os.PathLike | None = None,
+         data_options: dict[str, Any] | None = None, **info: Any) -> Path:
+    """Write ``path/model.safetensors`` and ``path/config.json`` (model name, parameters, spec, ``info``).
+
+    ``data`` is the data set the model was trained on (a built-in name, or a file or folder path) and
+    ``data_options`` the options it was read with; with them, ``blobbotronic evaluate`` and ``explain`` find
+    the data again without ``--data``, as for a checkpoint written by ``blobbotronic train``. Other keywords
+    (``seed``, ``metrics``, ...) are stored as given.
+    """
     from safetensors.torch import save_file
 
+    if data is not None:
+        if not isinstance(data, (str, os.PathLike)):
+            raise BlobError(f"save_checkpoint(data=...): give the name or path the data set was loaded from, "
+                            f"not a {type(data).__name__} (it does not say where it was read from).")
+        if info.get("dataset") is not None:
+            raise BlobError("save_checkpoint: give the data set as data=..., not also as dataset=....")
+        info["dataset"] = os.fspath(data)
+    if data_options is not None:
+        info["data_options"] = dict(data_options)
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -30,8 +100,9 @@ def save(model: nn.Module, path: str | Path, **info: Any) -> Path:
     return path
 
 
-def load(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the model from the JSON and load its safetensors weights; returns (model, config)."""
+def load(path: str | Path, device: str = "cpu") -> Checkpoint:
+    """Rebuild the model from the JSON and load its safetensors weights; returns a ``Checkpoint``, which
+    unpacks as ``model, config``."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -67,4 +138,4 @@ def load(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, An
         )
     model.load_state_dict(state)
     model.to(device).eval()
-    return model, cfg
+    return Checkpoint(model, cfg)
