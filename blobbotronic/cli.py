@@ -14,6 +14,7 @@ from .cli_kit import (  # noqa: F401  (re-exported: tests and notebooks import t
     command,
     console,
     emit,
+    no_data_recorded,
     parse_data_options,
     parse_params,
     reflow,
@@ -176,8 +177,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         log.finish(run)
     ckpt = None
     if not args.no_save:
-        ckpt = Path(args.save or Path("blobbotronic-out") / "checkpoints" / f"{ds.spec.name}-{args.model}-seed{args.seed}")
-        save_checkpoint(run.model, ckpt, dataset=args.data, data_options=options, seed=args.seed,
+        default = Path("blobbotronic-out") / "checkpoints" / f"{ds.spec.name}-{args.model}-seed{args.seed}"
+        ckpt = Path(args.save or default)
+        save_checkpoint(run.model, ckpt, data=args.data, data_options=options, seed=args.seed,
                         metrics=run.metrics, train=run.config.to_dict(), cost=run.cost)
     emit(args, {**run_record(ds.spec.name, args.model, args.seed, run, ckpt), "data": skipped_info(ds)}, show_record)
 
@@ -187,10 +189,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from .data.bad_files import load_data, skipped_info
     from .train import evaluate, load_checkpoint
 
-    model, cfg = load_checkpoint(args.checkpoint)
-    source = args.data or cfg.get("dataset")
-    options = (cfg.get("data_options") or {}) if args.data is None else {}  # as read for training
-    ds = load_data(source, seed=cfg.get("seed", 0), skip_bad=args.skip_bad, options=options)
+    ckpt = load_checkpoint(args.checkpoint)
+    model, cfg = ckpt
+    if args.data is None and ckpt.data is None:
+        raise no_data_recorded(args.checkpoint, ckpt, "evaluate")
+    source = args.data or ckpt.data
+    options = ckpt.data_options if args.data is None else {}  # as read for training
+    ds = load_data(source, seed=ckpt.seed or 0, skip_bad=args.skip_bad, options=options)
     if ds.spec.input_shape != model.spec.input_shape or ds.spec.modality != model.spec.modality:
         raise BlobError(f"{source}: its inputs ({ds.spec.modality} {ds.spec.input_shape}) do not fit the checkpoint's "
                         f"model, trained on {model.spec.modality} {model.spec.input_shape}.")

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .errors import BlobError
 
@@ -70,6 +71,17 @@ def console():
     from rich.console import Console
 
     return Console()
+
+
+def no_data_recorded(path: Any, checkpoint: Any, command: str) -> BlobError:
+    """The error for a command that needs a checkpoint's data set when the checkpoint records none (it was saved
+    by ``save_checkpoint`` without ``data=``): say so, and that ``--data NAME`` gives one."""
+    spec = checkpoint.spec
+    return BlobError(
+        f"{path}: the checkpoint records no data set (it was saved by save_checkpoint without data=), so "
+        f"'{command}' does not know which data to read. Pass --data NAME: a built-in data set name, a file or a "
+        f"folder of {spec.modality} inputs of shape {tuple(spec.input_shape)} (the model's spec calls its data "
+        f"{spec.name!r}), or save the checkpoint again with save_checkpoint(model, path, data=NAME).")
 
 
 def skip_bad_flag(sp: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..cli_kit import command, console, emit
+from ..cli_kit import command, console, emit, no_data_recorded
 from ..errors import BlobError
 
 MEMORY_FLAGS = ("models", "lags", "seeds", "task", "quick", "budget", "batch_size", "n", "lr", "workers", "store",
@@ -31,6 +31,8 @@ def register(add) -> None:
     g.add_argument("--input", default="test:0",
                    help="the input to explain: a file, or test:N / val:N / train:N of the checkpoint's data set")
     g.add_argument("--target", help="class to explain, by name or index (default: the predicted class)")
+    g.add_argument("--data", help="the data set that test:N, val:N and train:N index (default: the one the "
+                                  "checkpoint was trained on, read with its data options)")
     m = sp.add_argument_group("explain memory")
     m.add_argument("--models", help="comma-separated (default rnn,lstm,gru,cnn; --quick rnn,lstm; attention works too)")
     m.add_argument("--lags", help="comma-separated sequence lengths (default 10,30, where the LSTM solves the "
@@ -58,8 +60,9 @@ def register(add) -> None:
 @command("explain")
 def cmd_explain(args: argparse.Namespace) -> None:
     if args.what == "memory":
-        if args.checkpoint:
-            raise BlobError("'explain memory' trains its own models; --checkpoint belongs to 'explain --checkpoint'.")
+        if args.checkpoint or args.data:
+            raise BlobError("'explain memory' trains its own models on its own data; --checkpoint and --data belong "
+                            "to 'explain --checkpoint'.")
         return _memory(args)
     given = [f"--{k.replace('_', '-')}" for k in MEMORY_FLAGS if getattr(args, k, None) not in (None, False)]
     if given:
@@ -73,29 +76,40 @@ def cmd_explain(args: argparse.Namespace) -> None:
 # ---- one checkpoint ---------------------------------------------------------------------------------
 
 
+def split_item(text: str) -> tuple[str, int] | None:
+    """``test:3`` -> ("test", 3): an item of a split of the checkpoint's data set; None for anything else."""
+    split_name, colon, index = text.partition(":")
+    if colon and split_name in ("test", "val", "train") and index.strip().lstrip("-").isdigit():
+        return split_name, int(index)
+    return None
+
+
 def resolve_input(spec: Any, source: str | None, text: str, options: dict[str, Any] | None = None,
-                  seed: int = 0) -> tuple[Any, Any, str, Any, Any]:
+                  seed: int = 0, given: bool = False) -> tuple[Any, Any, str, Any, Any]:
     """``test:3`` (a split and index of the checkpoint's data set) or a file -> (x, lengths, label, test split, truth).
 
-    The data set is read again as it was for training: with the checkpoint's data options and seed.
-    ``truth`` is the input's true target, None for a file.
+    The data set is read again as it was for training: with the checkpoint's data options and seed. One the
+    checkpoint names but that cannot be read here is left out (a file input needs none); one ``given`` on the
+    command line must be read. ``truth`` is the input's true target, None for a file.
     """
     from ..data import read_inputs
     from ..data.bad_files import load_data
 
-    split_name, colon, index = text.partition(":")
     data = None
     if source is not None:
         try:
             data = load_data(source, seed=seed, options=options)
         except BlobError:
+            if given:
+                raise
             data = None
-    if colon and split_name in ("test", "val", "train") and index.strip().lstrip("-").isdigit():
+    item = split_item(text)
+    if item:
         if data is None:
             raise BlobError(f"--input {text}: the checkpoint's data set {source!r} cannot be loaded here; "
-                            "give an input file instead.")
+                            "give an input file instead, or --data NAME.")
+        split_name, i = item
         split = getattr(data, split_name)
-        i = int(index)
         if not -len(split) <= i < len(split):
             raise BlobError(f"--input {text}: the {split_name} split has {len(split)} items (0-{len(split) - 1}).")
         lengths = None if split.lengths is None else split.lengths[i : i + 1]
@@ -107,19 +121,24 @@ def resolve_input(spec: Any, source: str | None, text: str, options: dict[str, A
 
 
 def explain_checkpoint(checkpoint: str | Path, input: str = "test:0", out: str | Path | None = None,
-                       target: str | None = None, device: str = "auto") -> dict[str, Any]:
+                       target: str | None = None, device: str = "auto", data: str | None = None) -> dict[str, Any]:
     """Every explainer that applies to the checkpoint's model, on one input; writes PNGs, section.html and
-    result.json (the returned numbers) under ``out``."""
+    result.json (the returned numbers) under ``out``. ``data`` replaces the data set the checkpoint records
+    (needed for ``test:N`` when it records none)."""
     from ..train import load_checkpoint
     from ..train.loop import pick_device
     from .explainers import describe, explain_model, prediction
     from .section import explain_section
 
     dev = pick_device(device)
-    model, cfg = load_checkpoint(checkpoint, device=str(dev))
+    ckpt = load_checkpoint(checkpoint, device=str(dev))
+    model, cfg = ckpt
     spec = model.spec
-    x, lengths, label, test, truth = resolve_input(spec, cfg.get("dataset"), input, cfg.get("data_options"),
-                                                   int(cfg.get("seed", 0) or 0))
+    if data is None and ckpt.data is None and split_item(input):
+        raise no_data_recorded(checkpoint, ckpt, f"explain --input {input}")
+    options = ckpt.data_options if data is None else {}  # the checkpoint's own data is read as for training
+    x, lengths, label, test, truth = resolve_input(spec, data or ckpt.data, input, options, int(ckpt.seed or 0),
+                                                   given=data is not None)
     cls = None
     if target is not None:
         if not spec.is_classification:
@@ -151,7 +170,7 @@ def explain_checkpoint(checkpoint: str | Path, input: str = "test:0", out: str |
 
 
 def _checkpoint(args: argparse.Namespace) -> None:
-    result = explain_checkpoint(args.checkpoint, args.input, args.out, args.target, args.device)
+    result = explain_checkpoint(args.checkpoint, args.input, args.out, args.target, args.device, args.data)
 
     def show(r: dict[str, Any]) -> None:
         from rich.markup import escape
