@@ -17,6 +17,7 @@ from blobbotronic.cli import main
 from blobbotronic.data import audio_features as af
 from blobbotronic.data import load, read_inputs
 from blobbotronic.errors import BlobError
+from blobbotronic.models import create
 
 pytest.importorskip("av")
 
@@ -201,21 +202,32 @@ def test_deltas_of_a_ramp_are_its_slope() -> None:
 
 
 def test_compare_trains_a_recurrent_a_convolutional_and_a_hybrid_model(folder: Path, tmp_path: Path, capsys) -> None:
-    grid = ["compare", "--data", str(folder), "--models", "gru,cnn,cnn_rnn", "--seeds", "3", "--budget", "20 steps",
+    grid = ["compare", "--data", str(folder), "--models", "gru,cnn,crnn", "--seeds", "3", "--budget", "20 steps",
             "--workers", "1", "--store", str(tmp_path / "runs.db"), "--out", str(tmp_path / "report"), "--json"]
     code, out, err = run(capsys, *grid)
     assert code == 0, err
     runs = json.loads(out)["runs"]
-    want = [(m, s) for m in ("cnn", "cnn_rnn", "gru") for s in range(3)]
+    want = [(m, s) for m in ("cnn", "crnn", "gru") for s in range(3)]
     assert sorted((r["model"], r["seed"]) for r in runs) == want
     assert all(r["cost"]["steps"] == 20 for r in runs)
     md = (tmp_path / "report" / "report.md").read_text()
-    assert md.count("\n## ") >= 1 and all(m in md for m in ("| gru |", "| cnn |", "cnn\\_rnn"))
+    assert md.count("\n## ") >= 1 and all(m in md for m in ("| gru |", "| cnn |", "| crnn |"))
 
 
-def test_crnn_is_the_video_hybrid_and_says_which_model_reads_sound(folder: Path, capsys) -> None:
-    code, _, err = run(capsys, "train", "--data", str(folder), "--model", "crnn", "--no-save", *TINY)
-    one_paragraph(code, err, "cannot take sequence data", "cnn_rnn")
+@pytest.mark.parametrize("view", ["frames", "image"])
+def test_crnn_reads_sound_as_a_spectrogram_whose_columns_are_time(folder: Path, view: str) -> None:
+    ds = load(folder, view=view)
+    torch.manual_seed(0)
+    model = create("crnn", ds.spec).eval()
+    x = ds.train.x[:4]
+    seq, _ = model.encoder(x)
+    frames = ds.spec.input_shape[0] if view == "frames" else ds.spec.input_shape[-1]
+    assert seq.shape[1] == frames // 4 // 2  # a 4-frame patch, then one pooled block: one recurrent step a column
+    reversed_in_time = x.flip(1 if view == "frames" else -1)
+    assert not torch.allclose(model(x), model(reversed_in_time), atol=1e-4)  # it reads time in order
+    if view == "frames" and ds.train.lengths is not None:  # a clip's padding shortens its recurrent steps too
+        _, lengths = model.encoder(x, ds.train.lengths[:4])
+        assert (lengths == (ds.train.lengths[:4] // 8).clamp(1, seq.shape[1])).all()
 
 
 @pytest.mark.parametrize("view,model", [("frames", "gru"), ("image", "cnn")])

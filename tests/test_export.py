@@ -33,6 +33,8 @@ CASES = [
     ("cnn_rnn", "image", {}),
     ("cnn_rnn", "text", {}),
     ("crnn", "video", {}),
+    ("crnn", "sequence", {"cell": "gru"}),  # sound as frames: the (features, frames) picture, then a GRU
+    ("crnn", "image", {}),
 ]
 
 

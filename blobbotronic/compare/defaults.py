@@ -27,7 +27,7 @@ FAMILIES = {"mlp": "the perceptron network of the primer, blind to order and pos
             "seq2seq_cnn": "a convolutional encoder-decoder",
             "seq2seq_attention": "an encoder-decoder with attention",
             "frame_cnn": "a CNN on each frame, averaged over time",
-            "crnn": "the primer's video hybrid: a CNN per frame, a recurrent layer over the frames"}
+            "crnn": "the primer's video hybrid: a 2-D CNN per frame (or over a spectrogram), a recurrent layer over time"}
 
 # (modality, task) -> models in the order the report lists them; "*" is any task not named
 CANDIDATES = {("table", "*"): ("mlp", "logistic"),

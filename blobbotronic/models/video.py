@@ -1,6 +1,7 @@
 """Video models: a CNN per frame (averaged or read by an RNN), 3-D convolutions, and a ConvLSTM.
 
-Every model here reads clips shaped (B, T, C, H, W) in [0, 1]. The four differ in how they treat time:
+Every model here reads clips shaped (B, T, C, H, W) in [0, 1] (``crnn`` reads sound too). The four differ in how
+they treat time:
 ``frame_cnn`` ignores it (the baseline), ``crnn`` reads per-frame CNN features in order with an LSTM/GRU,
 ``cnn3d`` convolves over time like over space, and ``convlstm`` keeps a spatial memory map over time.
 """
@@ -16,56 +17,10 @@ from ..data.spec import Spec
 from . import MODELS
 from .base import Model, make_head
 from .cnn import conv_stack
+from .encoders import ColumnEncoder, FrameEncoder, PatchStem
 from .rnn import FastGRU, run_rnn
 
 VIDEO = ("video",)
-
-
-class PatchStem(nn.Module):
-    """Cut each frame into patch x patch squares and map each to ``width`` features: (N, C, H, W) ->
-    (N, width, H/patch, W/patch). Mathematically a convolution with kernel = stride = patch.
-
-    Small video models on a CPU are dominated by their first layer, which sees every pixel of every
-    frame; written as one matrix product over patches it ran about 5x faster than the same strided
-    nn.Conv2d (forward + backward, 1,600 frames of 32x32, one thread), and its filters still encode
-    where in the patch things are. Rows and columns beyond a multiple of ``patch`` are dropped.
-    """
-
-    def __init__(self, spec: Spec, width: int, patch: int):
-        super().__init__()
-        _, c, h, w = spec.input_shape
-        self.patch = p = max(1, min(patch, h, w))
-        self.size = (h // p, w // p)
-        self.proj = nn.Linear(c * p * p, width)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c = x.shape[:2]
-        (gh, gw), p = self.size, self.patch
-        x = x[:, :, : gh * p, : gw * p].reshape(n, c, gh, p, gw, p)
-        x = x.permute(0, 2, 4, 1, 3, 5).reshape(n, gh, gw, c * p * p)  # one row per patch
-        return torch.relu(self.proj(x)).permute(0, 3, 1, 2)  # (N, width, H/p, W/p)
-
-
-class FrameEncoder(nn.Module):
-    """The same 2-D CNN applied to every frame: (B, T, C, H, W) -> (B, T, D).
-
-    A patchifying stem, then ``depth`` blocks of conv -> ReLU -> max-pool (models/cnn.py's
-    conv_stack). ``readout="flatten"`` keeps where things are in the frame (needed to see motion),
-    ``"avg"`` keeps only what they are.
-    """
-
-    def __init__(self, spec: Spec, width: int, depth: int, kernel: int, patch: int, readout: str):
-        super().__init__()
-        self.stem = PatchStem(spec, width, patch)
-        self.body, (oh, ow) = conv_stack(2, width, self.stem.size, width=width, depth=depth, kernel=kernel, pool=True)
-        self.readout = readout
-        self.dim = width * (1 if readout == "avg" else oh * ow)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, t = x.shape[:2]
-        maps = self.body(self.stem(x.flatten(0, 1)))  # (B*T, width, H', W')
-        f = maps.mean((2, 3)) if self.readout == "avg" else maps.flatten(1)
-        return f.view(b, t, -1)  # (B, T, D)
 
 
 @MODELS.register("frame_cnn", accepts=VIDEO, family="cnn")
@@ -102,18 +57,25 @@ class FrameCNN(Model):
     def forward_features(self, x, lengths=None):
         if self.time == "middle":
             x = x[:, x.shape[1] // 2 :][:, :1]  # (B, 1, C, H, W)
-        return self.mix(self.encoder(x).mean(1))  # average over time, then one layer
+        return self.mix(self.encoder(x)[0].mean(1))  # average over time, then one layer
 
 
-@MODELS.register("crnn", accepts=VIDEO, family="hybrid")
+# What the CRNN's 2-D CNN reads as its picture, and so what its recurrent network reads as time.
+CRNN_ENCODERS = {"video": FrameEncoder, "image": ColumnEncoder, "sequence": ColumnEncoder}
+
+
+@MODELS.register("crnn", accepts=tuple(CRNN_ENCODERS), family="hybrid")
 class CRNN(Model):
-    """A 2-D CNN on each frame, then an LSTM or GRU over the sequence of frame features (a CRNN).
+    """A 2-D CNN, then an LSTM or GRU over time (a CRNN): on clips, frame by frame; on sound, over the spectrogram.
 
     Use when: both what is in each frame and how it changes matter (direction of motion, gestures,
-    video tagging). The CNN's weights are shared across frames, so the parameter count does not grow
-    with clip length. Alternatives: ``frame_cnn`` when order is irrelevant, ``cnn3d`` for short clips
-    with local motion, ``convlstm`` when where-things-move needs a spatial memory. Cost: the per-frame
-    CNN times T plus T recurrent steps on D-dimensional frame features.
+    video tagging, words in sound). Clips: the same CNN reads every frame, so the parameter count does not
+    grow with clip length. Pictures (a log-mel spectrogram, ``view=image``) and sequences of feature frames
+    (MFCCs, multivariate series, read as the picture (features, steps)): the CNN convolves frequency and time
+    together and the recurrent network reads its columns in time order, the usual audio CRNN (models/encoders.py).
+    Alternatives: ``frame_cnn`` when order is irrelevant, ``cnn3d`` for short clips with local motion,
+    ``convlstm`` when where-things-move needs a spatial memory, ``cnn_rnn`` for 1-D convolutions over a
+    series. Cost: the CNN over every frame (or the picture once) plus one recurrent step per frame (column).
     """
 
     train_defaults = {"lr": 3e-3, "clip": 1.0}
@@ -132,7 +94,7 @@ class CRNN(Model):
         bidirectional: bool = False,
     ):
         super().__init__(spec)
-        self.encoder = FrameEncoder(spec, width, depth, kernel, patch, readout)
+        self.encoder = CRNN_ENCODERS[spec.modality](spec, width, depth, kernel, patch, readout)
         if cell == "gru":
             self.rnn = FastGRU(self.encoder.dim, hidden, 1, bidirectional)
         else:
@@ -140,8 +102,8 @@ class CRNN(Model):
         self.head = make_head(spec, hidden * (2 if bidirectional else 1))
 
     def forward_features(self, x, lengths=None):
-        seq = self.encoder(x)  # (B, T, D)
-        return run_rnn(self.rnn, seq)[1]  # (B, hidden * dirs)
+        seq, lengths = self.encoder(x, lengths)  # (B, T, D), one vector per frame or column
+        return run_rnn(self.rnn, seq, lengths)[1]  # (B, hidden * dirs)
 
 
 @MODELS.register("cnn3d", accepts=VIDEO, family="cnn")
@@ -170,7 +132,7 @@ class CNN3D(Model):
     ):
         super().__init__(spec)
         t = spec.input_shape[0]
-        self.stem = PatchStem(spec, width, patch)
+        self.stem = PatchStem(spec.input_shape[1:], width, patch)
         layers: list[nn.Module] = []
         ch, size = width, [t, *self.stem.size]
         for _ in range(depth):
@@ -234,7 +196,7 @@ class ConvLSTM(Model):
         hidden: int = 16,
     ):
         super().__init__(spec)
-        stem = PatchStem(spec, width, patch)
+        stem = PatchStem(spec.input_shape[1:], width, patch)
         body, (oh, ow) = conv_stack(2, width, stem.size, width=width, depth=depth, kernel=kernel, pool=True)
         self.front = nn.Sequential(stem, body)
         self.cell = ConvLSTMCell(width, hidden, kernel)
