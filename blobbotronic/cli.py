@@ -21,7 +21,7 @@ from .cli_kit import (  # noqa: F401  (re-exported: tests and notebooks import t
     skip_bad_flag,
 )
 from .errors import BlobError
-from .train_flags import data_option_flag, settings_of, training_flags
+from .train_flags import data_option_flag, log_flags, settings_of, training_flags
 
 # ---- datasets and models ------------------------------------------------------------------------
 
@@ -230,7 +230,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
 @command("demo")
 def cmd_demo(args: argparse.Namespace) -> None:
     """The main job on built-in data: the primer's claims, quick mode, into one report."""
-    from .claims.commands import cmd_claims
+    from .claims_commands import cmd_claims
 
     args.mode, args.workers = "quick", None
     cmd_claims(args)
@@ -239,11 +239,13 @@ def cmd_demo(args: argparse.Namespace) -> None:
 # ---- the parser ---------------------------------------------------------------------------------
 
 
-# Modules that add sub-commands: each has register(add) and decorates its runner with @command(name).
-COMMAND_MODULES = ["blobbotronic.compare.commands", "blobbotronic.report.commands", "blobbotronic.explain.commands",
-                   "blobbotronic.claims.commands"]
-COMMAND_MODULES += ["blobbotronic.export_commands"]
-COMMAND_MODULES += ["blobbotronic.inspect_command"]
+# Modules that add sub-commands: each has register(add) and decorates its runner with @command(name). Building
+# the parser imports all of them, so each imports only light modules at its top (argparse, cli_kit, errors) and
+# the heavy ones (torch, numpy, matplotlib, the data and models) inside its runner: `--help` starts at once.
+# tests/test_cli_fast.py checks it. Where a package's own __init__ is heavy (claims, report), its command module
+# lives here beside cli.py.
+COMMAND_MODULES = ["blobbotronic.compare.commands", "blobbotronic.report_commands", "blobbotronic.explain.commands",
+                   "blobbotronic.claims_commands", "blobbotronic.export_commands", "blobbotronic.inspect_command"]
 
 
 class UsageError(Exception):
@@ -290,8 +292,6 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-save", action="store_true", help="do not write a checkpoint")
     skip_bad_flag(sp)
     training_flags(sp)
-    from .train.logging import log_flags
-
     log_flags(sp)
 
     sp = add("demo", "the main job on built-in data: every claim of the primer tested (claims --quick)")

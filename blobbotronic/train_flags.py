@@ -3,8 +3,9 @@
 ``training_settings(sp)`` adds the flags that become TrainConfig settings (every one defaults to None:
 not given, so the model family's or the policy's default holds); ``settings_of(args)`` reads back those
 that were given, as TrainConfig keywords. ``training_flags(sp)`` is ``train``'s whole set: the settings
-plus its seed, budget, device and quiet. ``compare`` adds the settings next to its own seeds and budget.
-Nothing here imports the command line, so both cli.py and compare/commands.py can import it.
+plus its seed, budget, device and quiet. ``compare`` adds the settings next to its own seeds and budget;
+``log_flags(sp)`` adds ``--log`` to both. Nothing here imports the command line, so both cli.py and
+compare/commands.py can import it, and nothing heavy, so that building the parser stays fast.
 """
 
 from __future__ import annotations
@@ -66,6 +67,18 @@ def training_flags(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     compile_flags(sp)
+
+
+# the experiment trackers of ``--log`` (train/logging.py writes to them; that module imports torch, so the
+# flags are defined here, where building the parser imports nothing heavy)
+LOGGERS = ("tensorboard", "mlflow")
+
+
+def log_flags(sp: argparse.ArgumentParser) -> None:
+    """``--log tensorboard|mlflow`` and ``--log-dir DIR`` for a training command."""
+    sp.add_argument("--log", choices=LOGGERS, help="log parameters, metrics and curves to TensorBoard or MLflow")
+    sp.add_argument("--log-dir", metavar="DIR", help="where logs go (default: blobbotronic-out/tensorboard; "
+                                                     "for MLflow $MLFLOW_TRACKING_URI, else ./mlflow.db)")
 
 
 def data_option_flag(sp: argparse.ArgumentParser, every: bool = False) -> None:

@@ -16,7 +16,7 @@ DEFAULT_OUT = Path("blobbotronic-out") / "report"
 
 def register(add) -> None:
     """Add this module's sub-commands: ``sp = add(name, help)`` returns an argparse sub-parser."""
-    from .runner import BACKENDS
+    from .backends import BACKENDS
 
     sp = add("compare", "train every model on every data set for every seed under one budget, then report")
     sp.add_argument("--data", help="data sets, comma-separated (built-in names, files or folders)")
@@ -47,7 +47,7 @@ def register(add) -> None:
     skip_bad_flag(sp)
     sp.add_argument("--config", metavar="FILE", help="an experiment file (YAML or TOML) giving any of the above")
     from ..config import remember_defaults
-    from ..train.logging import log_flags
+    from ..train_flags import log_flags
 
     log_flags(sp)
     remember_defaults(sp)

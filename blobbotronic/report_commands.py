@@ -1,17 +1,21 @@
-"""Command-line verbs of blobbotronic.report: ``report`` writes the HTML and Markdown report of a store."""
+"""The ``report`` verb: the HTML and Markdown report of a results store (blobbotronic.report renders it).
+
+It lives beside cli.py, not in report/, because importing the report package imports matplotlib: the command
+line imports this module to build its parser, and ``--help`` must stay fast.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from ..cli_kit import command, emit
-from ..errors import BlobError
+from .cli_kit import command, emit
+from .errors import BlobError
 
 
 def register(add) -> None:
     """Add this module's sub-commands: ``sp = add(name, help)`` returns an argparse sub-parser."""
-    from ..compare.store import DEFAULT_STORE
+    from .compare.store import DEFAULT_STORE
 
     sp = add("report", "write the HTML and Markdown report of the runs in a results store")
     sp.add_argument("--store", default=str(DEFAULT_STORE), help=f"results file (default {DEFAULT_STORE})")
@@ -22,11 +26,11 @@ def register(add) -> None:
 
 @command("report")
 def cmd_report(args: argparse.Namespace) -> None:
-    from ..compare.commands import data_skipped, show_summary
-    from ..compare.runner import as_list
-    from ..compare.stats import analyze, summary_records
-    from ..compare.store import Store
-    from . import render
+    from .compare.commands import data_skipped, show_summary
+    from .compare.runner import as_list
+    from .compare.stats import analyze, summary_records
+    from .compare.store import Store
+    from .report import render
 
     if not Path(args.store).is_file():
         raise BlobError(f"{args.store}: no results store there. Run `blobbotronic compare ...` first, or give "

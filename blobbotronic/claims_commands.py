@@ -1,4 +1,8 @@
-"""The ``claims`` verb: run the primer's claims as experiments and write the verdict report."""
+"""The ``claims`` verb: run the primer's claims as experiments and write the verdict report.
+
+It lives beside cli.py, not in claims/, because importing the claims package registers every claim (and
+imports torch): the command line imports this module to build its parser, and ``--help`` must stay fast.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-from ..cli_kit import command, console, emit
-from .report import NOT_RUN, seconds_total, time_short
+from .cli_kit import command, console, emit
 
 
 def register(add) -> None:
@@ -28,7 +31,7 @@ def register(add) -> None:
 
 @command("claims")
 def cmd_claims(args: argparse.Namespace) -> None:
-    from .suite import run
+    from .claims.suite import run
 
     quiet = args.quiet or args.json
     con = console()
@@ -76,6 +79,8 @@ NOT_RUN_EXIT = 3  # the suite finished and wrote its report, but some claims cou
 
 def summary(result: dict[str, Any]) -> dict[str, Any]:
     """What --json prints: each claim's verdict (or why it could not run and the fix) and its time."""
+    from .claims.report import NOT_RUN
+
     claims = []
     for c in result["claims"]:
         item = {"id": c["id"], "status": c["status"], "verdict": c["verdict"], "seconds": c.get("seconds"),
@@ -94,6 +99,8 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
 
 def show(obj: dict[str, Any]) -> None:
     from rich.table import Table
+
+    from .claims.report import NOT_RUN, seconds_total, time_short
 
     colour = {"supported": "green", "refuted": "red", "mixed": "yellow"}
     t = Table("claim", "verdict", "the key number", "time", title="The primer's claims, tested", show_lines=True)
