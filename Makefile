@@ -29,6 +29,7 @@ system-deps:
 	@bash scripts/system-deps.sh
 
 demo: install
+	@bash scripts/system-deps.sh espeak-ng  # the applications claim's speech (spoken_words); without it, spoken digits
 	$(VENV)/bin/blobbotronic demo
 
 test: install-dev system-deps

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages used by tests and reports. Missing ones are reported, never fatal: the code that
 # needs them says what to install. espeak-ng synthesises the built-in spoken_words set (data/audio_words.py).
+# Packages named as arguments replace the list: `make demo` asks for espeak-ng only (the claims' speech).
 set -u
-PKGS="chromium chromium-driver fonts-wqy-microhei espeak-ng"
+PKGS="${*:-chromium chromium-driver fonts-wqy-microhei espeak-ng}"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 [ -z "$missing" ] && exit 0

@@ -241,3 +241,15 @@ def test_applications_claim_reports_the_crf_beside_its_verdict():
     low = app.decide(evidence([0.20, 0.22], [0.45, 0.46]))  # the arm without the CRF never rescues the verdict
     assert low.verdict == "mixed" and low.numbers["reached"] == len(app.APPS) - 1
     assert low.numbers["tweet_entities_crf_gain"] < 0
+
+
+def test_speech_application_reads_sound_files_and_says_when_it_cannot(monkeypatch):
+    from blobbotronic.claims import applications as app
+    from blobbotronic.data import audio_words
+
+    monkeypatch.setattr(audio_words.shutil, "which", lambda exe: "/usr/bin/espeak-ng")
+    name, data = app.speech()
+    assert data == "spoken_words" and "sound files" in name and data in app.QUICK_BUDGET
+    monkeypatch.setattr(audio_words.shutil, "which", lambda exe: None)
+    name, data = app.speech()
+    assert data == "spoken_digits" and "espeak-ng absent" in name

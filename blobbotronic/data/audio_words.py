@@ -52,6 +52,11 @@ ABOUT = ("3,000 synthetic spoken command words as 1 s .wav files (10 words, 50 e
          "speed, pitch, level and noise); test voices unheard in training. Options: view=frames|image.")
 
 
+def available() -> bool:
+    """Whether this machine can make (or already holds) spoken_words: espeak-ng is installed."""
+    return shutil.which("espeak-ng") is not None
+
+
 def espeak_version() -> str:
     """espeak-ng's version line; a BlobError saying how to install it when it is absent."""
     exe = shutil.which("espeak-ng")
