@@ -1,7 +1,7 @@
 """Run the claims suite: every claim (or a subset) through one store, then one report.
 
 Every claim either gets a verdict (supported, refuted or mixed) or is listed as "could not run" with the
-reason and the fix; the command exits non-zero when any could not run (claims/commands.py). Each claim's
+reason and the fix; the command exits non-zero when any could not run (claims_commands.py). Each claim's
 time is its share of the shared training pool (timing.py) plus its own measurements after it.
 """
 

@@ -197,11 +197,4 @@ def from_args(args: Any, dataset: str) -> ExperimentLog | None:
     return ExperimentLog(args.log, f"{dataset}/{args.model}/seed{args.seed}", params, args.log_dir)
 
 
-def log_flags(parser: Any) -> None:
-    """``--log tensorboard|mlflow`` and ``--log-dir DIR`` for a training command."""
-    parser.add_argument("--log", choices=LOGGERS, help="log parameters, metrics and curves to TensorBoard or MLflow")
-    parser.add_argument("--log-dir", metavar="DIR", help="where logs go (default: blobbotronic-out/tensorboard; "
-                                                         "for MLflow $MLFLOW_TRACKING_URI, else ./mlflow.db)")
-
-
-__all__ = ["LOGGERS", "ExperimentLog", "RowLogger", "from_args", "log_flags", "log_row", "writer"]
+__all__ = ["LOGGERS", "ExperimentLog", "RowLogger", "from_args", "log_row", "writer"]
