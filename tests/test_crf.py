@@ -253,3 +253,24 @@ def test_speech_application_reads_sound_files_and_says_when_it_cannot(monkeypatc
     monkeypatch.setattr(audio_words.shutil, "which", lambda exe: None)
     name, data = app.speech()
     assert data == "spoken_digits" and "espeak-ng absent" in name
+
+
+def test_log_partition_stays_exact_and_finite_for_confident_scores():
+    """The forward algorithm runs as matrix products of exponentials: it must neither overflow nor lose the
+    small terms when emissions and transitions span hundreds of nats (a very confident model)."""
+    crf = random_crf(True)
+    with torch.no_grad():
+        crf.transitions.mul_(40)
+    e = torch.randn(3, 6, len(TAGS), dtype=torch.double, generator=torch.Generator().manual_seed(2)) * 150
+    e.requires_grad_()
+    mask = torch.ones(3, 6, dtype=torch.bool)
+    trans, start, end = crf.scores()
+    alpha = start + e[:, 0]
+    for t in range(1, 6):  # the textbook recursion, one logsumexp per step
+        alpha = torch.logsumexp(alpha[:, :, None] + trans, dim=1) + e[:, t]
+    want = torch.logsumexp(alpha + end, -1)
+    got = crf.log_partition(e, mask)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-9)
+    grad = torch.autograd.grad(got.sum(), e)[0]
+    assert torch.isfinite(grad).all()
+    torch.testing.assert_close(grad, torch.autograd.grad(want.sum(), e)[0], rtol=0, atol=1e-9)
