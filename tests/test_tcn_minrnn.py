@@ -13,11 +13,17 @@ from blobbotronic.claims.base import Evidence
 from blobbotronic.data import Spec, load
 from blobbotronic.data.copy_memory import CLASSES, copy_memory_arrays, guess_loss, make_copy_memory
 from blobbotronic.errors import BlobError
-from blobbotronic.models import create
+from blobbotronic.models import create, minrnn_native
+from blobbotronic.models.base import last_valid
 from blobbotronic.models.minrnn import LerpScan, log_scan
+from blobbotronic.models.minrnn_native import NativeMinScan
 from blobbotronic.models.tcn import levels_for, receptive_field
 
 SEQ = Spec("s", "sequence", "classify", (40, 3), 4, classes="abcd")
+# loaded at collection, under the real HOME's build cache (conftest's private HOME would build it again)
+COMPILED = minrnn_native.kernels() is not None
+# the compiled scan both ways: inputs projected inside it (narrow inputs), and a projection computed before it
+NATIVE = ["native", "native-projected"] if COMPILED else []
 TAG = Spec("t", "sequence", "tag", (40, 3), 5, classes=("O", "B-1", "B-2", "B-3", "B-4"))
 
 
@@ -26,23 +32,25 @@ TAG = Spec("t", "sequence", "tag", (40, 3), 5, classes=("O", "B-1", "B-2", "B-3"
 
 @pytest.mark.parametrize("name", ["mingru", "minlstm"])
 @pytest.mark.parametrize("variable", [False, True])
-def test_scans_equal_the_step_by_step_recurrence_values_and_gradients(name, variable):
-    """Both scans (log space, the paper's; the element-wise loop with its own backward) against the recurrence run
-    one step at a time with plain autograd: the same states, readouts and gradients for inputs and every weight."""
+def test_scans_equal_the_step_by_step_recurrence_values_and_gradients(name, variable, monkeypatch):
+    """Every scan (log space, the paper's; the element-wise loop with its own backward; the compiled kernel, with
+    the inputs projected inside it or before it) against the recurrence run one step at a time with plain
+    autograd: the same states, readouts and gradients for inputs and every weight."""
     torch.manual_seed(0)
     model = create(name, SEQ, hidden=6, layers=3).double()
     x = torch.randn(5, 40, 3, dtype=torch.double) * 2
     lengths = torch.tensor([40, 17, 1, 33, 25]) if variable else None
     results = {}
-    for scan in ("steps", "log", "loop"):
+    for scan in ("steps", "log", "loop", *NATIVE):
+        monkeypatch.setattr(minrnn_native, "PROJECT_INSIDE", 0 if scan == "native-projected" else 8)
         xs = x.clone().requires_grad_()
-        h = model.steps(xs, lengths, scan=scan)
+        h = model.steps(xs, lengths, scan=scan.partition("-")[0])
         last = h[torch.arange(5), (lengths - 1) if variable else -1]  # what readout="last" reads
         (h.sin().sum() + last.cos().sum()).backward()
         results[scan] = (h.detach(), last.detach(), xs.grad, [p.grad.clone() for p in model.layers.parameters()])
         model.zero_grad()
     ref = results["steps"]
-    for scan in ("log", "loop"):
+    for scan in ("log", "loop", *NATIVE):
         got = results[scan]
         torch.testing.assert_close(got[0], ref[0], rtol=1e-9, atol=1e-10)
         torch.testing.assert_close(got[1], ref[1], rtol=1e-9, atol=1e-10)
@@ -62,6 +70,50 @@ def test_float32_scan_stays_within_float_tolerance_over_1000_steps():
     ref = model.steps(x, scan="steps")
     torch.testing.assert_close(model.steps(x, scan="loop"), ref, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(model.steps(x, scan="log"), ref, rtol=2e-3, atol=1e-4)
+    if COMPILED:  # its own exponential (relative error under 2e-7 in sigmoid), projected inside and before
+        torch.testing.assert_close(model.steps(x, scan="native"), ref, rtol=1e-5, atol=1e-6)
+        wide = create("minlstm", Spec("s", "sequence", "classify", (1000, 12), 3, classes="abc"), hidden=8)
+        x = torch.randn(3, 1000, 12) * 3
+        torch.testing.assert_close(wide.steps(x, scan="native"), wide.steps(x, scan="steps"), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(not COMPILED, reason=f"compiled scan not built here: {minrnn_native.status()}")
+@pytest.mark.parametrize("gates", [2, 3])
+def test_compiled_scan_gradcheck_both_ways_and_any_gradient_layout(gates):
+    """gradcheck of the kernel's backward: from a projection (its gradient) and from inputs projected inside it
+    (the inputs', weight's and bias's), with the states' gradient arriving transposed or expanded over time."""
+    torch.manual_seed(0)
+    L, B, H, C = 7, 9, 3, 2  # 9 rows: one chunk or two, whatever the thread count
+    opts = {"dtype": torch.double, "requires_grad": True}
+    p, bias = torch.randn(L, B, gates * H, **opts), torch.randn(gates * H, **opts)
+    x, w = torch.randn(L, B, C, **opts), torch.randn(gates * H, C, **opts)
+    assert torch.autograd.gradcheck(lambda p, b: NativeMinScan.apply(p, None, b, gates).transpose(0, 1).sin(),
+                                    (p, bias))
+    assert torch.autograd.gradcheck(lambda x, w, b: NativeMinScan.apply(x, w, b, gates).mean(0), (x, w, bias))
+    torch.testing.assert_close(NativeMinScan.apply(x, w, bias, gates),
+                               NativeMinScan.apply(x @ w.T, None, bias, gates))
+    wide = torch.randn(L, 40, C, dtype=torch.double)  # 40 rows: two chunks on two threads, their sums added
+    def grads():
+        return torch.autograd.grad(NativeMinScan.apply(wide, w, bias, gates).sin().sum(), (w, bias))
+    threads = torch.get_num_threads()
+    one = grads()
+    torch.set_num_threads(2)
+    try:
+        two = grads()
+    finally:
+        torch.set_num_threads(threads)
+    torch.testing.assert_close(two, one)
+
+
+@pytest.mark.parametrize("variable", [False, True])
+def test_the_last_state_read_time_first_is_last_valid(variable):
+    """The classifier reads each sequence's last real state from the time-first states (so that its gradient
+    comes back in the scan's layout): the same numbers as last_valid over steps()."""
+    torch.manual_seed(0)
+    model = create("mingru", SEQ, hidden=6)
+    x = torch.randn(5, 40, 3)
+    lengths = torch.tensor([40, 17, 1, 33, 25]) if variable else None
+    torch.testing.assert_close(model.forward_features(x, lengths), last_valid(model.steps(x, lengths), lengths))
 
 
 def test_lerp_scan_gradcheck_and_log_scan_agree():

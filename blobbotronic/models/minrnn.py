@@ -12,11 +12,12 @@ In log space that is log h_t = A_t + logcumsumexp_k(log b_k - A_k) with A_t = su
 one cumulative sum and one cumulative log-sum-exp over time instead of a loop (``log_scan``, the paper's form,
 used on accelerators). The candidate state goes through g(x) = x + 0.5 for x >= 0 and sigmoid(x) below, so that it
 is positive and has a logarithm. On a CPU, where PyTorch's logcumsumexp is slow and there are no thousands of
-parallel lanes to fill, the same recurrence runs as an element-wise loop with a hand-written backward
-(``LerpScan``): every matrix product is still done for all steps at once, before the loop. Layers stack: each
-layer's states are the next one's inputs, which is where the model gets the non-linear memory that one linear
-recurrence lacks. ``step_by_step`` runs the paper's equations one step at a time: the reference both scans are
-tested against, and the form exporters trace.
+parallel lanes to fill, the same recurrence runs as an element-wise loop: a compiled kernel that fuses the gates'
+activations into it, forward and backward (minrnn_native.py), or where that is not built or under vmap, a loop of
+PyTorch operations with a hand-written backward (``LerpScan``); either way every matrix product is done for all
+steps at once, outside the loop. Layers stack: each layer's states are the next one's inputs, which is where the
+model gets the non-linear memory that one linear recurrence lacks. ``step_by_step`` runs the paper's equations one
+step at a time: the reference every scan is tested against, and the form exporters trace.
 """
 
 from __future__ import annotations
@@ -37,11 +38,11 @@ from .base import (
     TEXT_TRAIN_DEFAULTS,
     AsSequence,
     Model,
-    last_valid,
     length_mask,
     make_head,
     pool_time,
 )
+from .minrnn_native import native_scan, usable
 from .rnn import exporting
 
 SEQ = ("sequence", "image", "text", "video")
@@ -119,12 +120,25 @@ class LerpScan(torch.autograd.Function):
 
 def parallel_scan(layer: MinGRULayer, x: torch.Tensor) -> torch.Tensor:
     """A layer's states (L, B, H) from its inputs (L, B, C), time first: the log-space scan on accelerators (every
-    step at once), LerpScan on the CPU, the step-by-step loop while exporting (ONNX has no logcumsumexp)."""
+    step at once), the compiled scan on the CPU (models/minrnn_native.py; LerpScan where it is not built or under
+    vmap), the step-by-step loop while exporting (ONNX has no logcumsumexp)."""
     if exporting():
         return layer.step_by_step(x)
     if x.device.type == "cpu":
+        if usable(x):
+            return native_scan(layer, x)
         return LerpScan.apply(*layer.lerp_coefficients(x))
     return log_scan(*layer.log_coefficients(x))
+
+
+def last_step(h: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """The state at each sequence's last real step, (L, B, H) -> (B, H): last_valid's numbers, read time first so
+    that the gradient comes back time first too, in the scan's own layout (read through a (B, L, H) view, it came
+    back transposed, and the kernel's strided reading of it cost a fifth of a 1,000-step minGRU backward)."""
+    if lengths is None:
+        return h[-1]
+    last = (lengths.to(h.device) - 1).clamp_min(0)
+    return h[last, torch.arange(h.shape[1], device=h.device)]
 
 
 class MinGRULayer(nn.Module):
@@ -235,9 +249,14 @@ class MinRNN(Model):
         self.head = make_head(spec, hidden)
 
     def steps(self, x: torch.Tensor, lengths: torch.Tensor | None = None,
-              scan: Literal["auto", "log", "loop", "steps"] = "auto") -> torch.Tensor:
+              scan: Literal["auto", "log", "loop", "native", "steps"] = "auto") -> torch.Tensor:
         """The last layer's state at every step (B, L, hidden). ``scan`` picks how: the device's choice
-        (parallel_scan), the log-space scan, LerpScan, or the step-by-step recurrence (the tests compare them)."""
+        (parallel_scan), the log-space scan, LerpScan, the compiled CPU scan, or the step-by-step recurrence (the
+        tests compare them)."""
+        return self.time_first(x, scan).transpose(0, 1)
+
+    def time_first(self, x: torch.Tensor, scan: str = "auto") -> torch.Tensor:
+        """The last layer's states (L, B, hidden), time first as the layers compute them."""
         h = self.inputs(x).transpose(0, 1)  # (L, B, C): time first, so each step is one contiguous block
         for i, layer in enumerate(self.layers):
             if scan == "auto":
@@ -246,18 +265,21 @@ class MinRNN(Model):
                 h = log_scan(*layer.log_coefficients(h))
             elif scan == "loop":
                 h = LerpScan.apply(*layer.lerp_coefficients(h))
+            elif scan == "native":
+                h = native_scan(layer, h)
             else:
                 h = layer.step_by_step(h)
             if i < len(self.layers) - 1:
                 h = self.drop(h)
-        return h.transpose(0, 1)  # (B, L, H)
+        return h
 
     def forward_features(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.steps(x, lengths)
+        h = self.time_first(x)
+        if self.readout == "last" and not self.per_step:
+            return self.drop(last_step(h, lengths))
+        h = h.transpose(0, 1)  # (B, L, hidden)
         if self.per_step:
-            return self.drop(h)  # (B, L, hidden): the head maps each step
-        if self.readout == "last":
-            return self.drop(last_valid(h, lengths))
+            return self.drop(h)  # the head maps each step
         return self.drop(pool_time(h, length_mask(lengths, h.shape[1], h.device), self.readout))
 
 
