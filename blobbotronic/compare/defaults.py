@@ -29,7 +29,8 @@ FAMILIES = {"mlp": "the perceptron network of the primer, blind to order and pos
             "frame_cnn": "a CNN on each frame, averaged over time",
             "crnn": "the primer's video hybrid: a 2-D CNN per frame (or over a spectrogram), a recurrent layer over time"}
 
-# (modality, task) -> models in the order the report lists them; "*" is any task not named
+# (kind of data, task) -> models in the order the report lists them; "*" is any task not named. The kind is the
+# modality, except that sound (a sequence of feature frames or a spectrogram picture) has the audio CRNN as hybrid.
 CANDIDATES = {("table", "*"): ("mlp", "logistic"),
               ("image", "*"): ("mlp", "cnn", "lstm", "gru", "cnn_rnn"),
               ("sequence", "forecast"): ("naive", "seasonal_naive", "mlp", "cnn", "lstm", "gru"),
@@ -37,7 +38,13 @@ CANDIDATES = {("table", "*"): ("mlp", "logistic"),
               ("text", "tag"): ("bilstm_tagger", "cnn_tagger", "cnn_bilstm_tagger"),
               ("text", "translate"): ("seq2seq_gru", "seq2seq_cnn", "seq2seq_attention"),
               ("text", "*"): ("mlp", "cnn", "lstm", "gru", "cnn_rnn"),
-              ("video", "*"): ("mlp", "frame_cnn", "lstm", "gru", "crnn")}
+              ("video", "*"): ("mlp", "frame_cnn", "lstm", "gru", "crnn"),
+              ("sound", "*"): ("mlp", "cnn", "lstm", "gru", "crnn")}
+
+
+def kind(spec: Spec) -> str:
+    """What the default set is chosen by: "sound" for audio read in either view, else the modality."""
+    return "sound" if "audio" in (spec.extra or {}) else spec.modality
 
 
 def fits(name: str, spec: Spec) -> bool:
@@ -55,8 +62,10 @@ def default_models(spec: Spec) -> list[tuple[str, str]]:
     ['mlp', 'cnn', 'lstm', 'gru', 'cnn_rnn']
     >>> [m for m, _ in default_models(Spec("t", "table", "classify", (4,), 3))]
     ['mlp', 'logistic']
+    >>> [m for m, _ in default_models(Spec("words", "sequence", "classify", (101, 13), 10, extra={"audio": {}}))]
+    ['mlp', 'cnn', 'lstm', 'gru', 'crnn']
     """
-    names = CANDIDATES.get((spec.modality, spec.task)) or CANDIDATES.get((spec.modality, "*"), ("mlp",))
+    names = CANDIDATES.get((kind(spec), spec.task)) or CANDIDATES.get((kind(spec), "*"), ("mlp",))
     return [(n, FAMILIES.get(n, "")) for n in names if n in MODELS and fits(n, spec)]
 
 
