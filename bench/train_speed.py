@@ -226,8 +226,10 @@ def print_table(rows: list[dict], length: int) -> None:
     con = Console(width=None if sys.stdout.isatty() else 160)  # piped: wide enough for every column
     con.print(t)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    ours = sorted({r["ours_threads"] for r in rows})  # fit's default: the cores no other process keeps busy
     con.print(f"threads: reference {rows[0]['ref_threads']} (PyTorch's default), blobbotronic "
-              f"{rows[0]['ours_threads']}; load average {load}")
+              f"{' or '.join(map(str, ours))}{' (differed between runs: use --threads)' if len(ours) > 1 else ''}; "
+              f"load average {load}")
 
 
 def machine() -> dict:
@@ -244,7 +246,9 @@ def main() -> None:
     ap.add_argument("--models", default="mlp,cnn,gru,lstm", help="comma-separated; parameters as gru:layers=2,frame=1")
     ap.add_argument("--steps", type=int, help="steps per model (default: per model, see DEFAULT_STEPS)")
     ap.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per model; rates and accuracies are means")
-    ap.add_argument("--threads", type=int, help="blobbotronic's threads (default: its own, every core up to 8)")
+    ap.add_argument("--threads", type=int,
+                    help="blobbotronic's threads (default: fit's own, the cores no other process keeps busy at the "
+                         "time, up to 8; set it to compare runs)")
     ap.add_argument("--compile", action="store_true", help="blobbotronic with torch.compile")
     ap.add_argument("--length", type=int, help="stretch MNIST-1D's 40 steps to this many (default steps: 100)")
     ap.add_argument("--no-reference", action="store_true", help="only blobbotronic's side (no plain PyTorch loop)")

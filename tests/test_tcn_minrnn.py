@@ -13,7 +13,7 @@ from blobbotronic.claims.base import Evidence
 from blobbotronic.data import Spec, load
 from blobbotronic.data.copy_memory import CLASSES, copy_memory_arrays, guess_loss, make_copy_memory
 from blobbotronic.errors import BlobError
-from blobbotronic.models import create, minrnn_native
+from blobbotronic.models import create, minrnn, minrnn_native
 from blobbotronic.models.base import last_valid
 from blobbotronic.models.minrnn import LerpScan, log_scan
 from blobbotronic.models.minrnn_native import NativeMinScan
@@ -103,6 +103,18 @@ def test_compiled_scan_gradcheck_both_ways_and_any_gradient_layout(gates):
     finally:
         torch.set_num_threads(threads)
     torch.testing.assert_close(two, one)
+
+
+@pytest.mark.parametrize("readout", ["last", "mean"])
+def test_inference_in_slices_of_rows_gives_the_whole_batch_numbers(readout, monkeypatch):
+    """Without gradients a large batch runs in slices of rows (minrnn.INFERENCE_BYTES): the same outputs."""
+    torch.manual_seed(0)
+    model = create("minlstm", SEQ, hidden=6, readout=readout).eval()
+    x, lengths = torch.randn(11, 40, 3), torch.randint(1, 41, (11,))
+    whole = model(x, lengths).detach()
+    monkeypatch.setattr(minrnn, "INFERENCE_BYTES", 40 * 3 * 6 * 4 * 3)  # three rows a slice
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, lengths), whole)
 
 
 @pytest.mark.parametrize("variable", [False, True])

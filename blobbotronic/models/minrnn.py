@@ -46,6 +46,10 @@ from .minrnn_native import native_scan, usable
 from .rnn import exporting
 
 SEQ = ("sequence", "image", "text", "video")
+# Without gradients (validation checks, predictions) a large batch runs in slices of rows whose widest projection
+# stays under this many bytes: a whole validation split at once (399 series of 1,000 steps) made blocks of 100-200 MB,
+# above glibc's mmap threshold, page-faulted in afresh at every call (one thread: 241 ms a check; in slices, 150).
+INFERENCE_BYTES = 16 * 2**20
 TASKS = ("classify", "regress", "forecast", "tag")  # tag: one output per step
 
 
@@ -274,6 +278,11 @@ class MinRNN(Model):
         return h
 
     def forward_features(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        rows = max(1, INFERENCE_BYTES // (x.shape[1] * self.Layer.gates * self.layers[0].hidden * 4))
+        if not torch.is_grad_enabled() and x.shape[0] > rows and usable(self.layers[0].proj.weight):  # compiled scan
+            parts = [(x[i : i + rows], None if lengths is None else lengths[i : i + rows])
+                     for i in range(0, x.shape[0], rows)]
+            return torch.cat([self.forward_features(*part) for part in parts])
         h = self.time_first(x)
         if self.readout == "last" and not self.per_step:
             return self.drop(last_step(h, lengths))

@@ -25,7 +25,7 @@ from .native import compile_extension, extension_name
 
 SOURCE = Path(__file__).with_name("minrnn_scan.cpp")
 # as the recurrent kernels' flags (models/native.py): -fno-trapping-math lets the exponential's clamps vectorise
-FLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"]
+FLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"]
 LDFLAGS = ["-fopenmp"]
 _lock = threading.Lock()
 _state: dict[str, Any] = {}

@@ -53,17 +53,37 @@ inline double vexp(double x) { return std::exp(x); }
 template <typename T>
 inline T sigm(T x) { return T(1) / (T(1) + vexp(-x)); }
 
-// g(c): c + 0.5 for c >= 0, sigmoid(c) below, as max(c, 0) + sigmoid(min(c, 0)) (models/minrnn.py's g): written
-// as a select between c + 0.5 and sigmoid(c), gcc 12 would not vectorise the loop (control flow).
+// e^-x for a sigmoid's denominator 1 + e^-x, its argument capped at 40 so that a product of three denominators
+// stays finite in float: a sigmoid under e^-40 (4e-18) is taken as e^-40, far below what float arithmetic resolves.
 template <typename T>
-inline T cand(T c) { return std::max(c, T(0)) + sigm(std::min(c, T(0))); }
+inline T em(T x) { return vexp(std::min(-x, T(40))); }
 
-// The update gate z at unit j of one step's pre-activations p (G*H values): minGRU's sigmoid(k), minLSTM's i / (f + i).
+// Unit j's gates from one step's pre-activations p (G*H values), every sigmoid from one division (the divisions
+// took a quarter of the kernel's time). With A = 1 + ea, ea = e^-k (minLSTM: e^-kf), B = 1 + eb, eb = e^-ki, and
+// C = 1 + e^-min(c, 0): minGRU z = 1 / A, minLSTM z = i / (f + i) = A / (A + B) = A u; the candidate
+// v = g(c) = max(c, 0) + s with s = sigmoid(min(c, 0)) = 1 / C (c + 0.5 for c >= 0, sigmoid(c) below); and
+// y = 1 - z, formed without cancelling (minGRU ea / A, minLSTM B u).
 template <typename T, int G>
-inline T gate(const T* __restrict p, int64_t H, int64_t j) {
-  if (G == 2) return sigm(p[j]);
-  const T f = sigm(p[j]), i = sigm(p[H + j]);
-  return i / (f + i);
+inline void unit(const T* __restrict p, int64_t H, int64_t j, T& z, T& y, T& v, T& s, T& ecc, T& ea, T& eb, T& u) {
+  const T c = p[(G - 1) * H + j];
+  ea = em(p[j]);
+  ecc = em(std::min(c, T(0)));
+  const T a = T(1) + ea, cc = T(1) + ecc;
+  if (G == 2) {
+    const T r = T(1) / (a * cc);
+    z = cc * r;
+    y = ea * z;
+    s = a * r;
+    eb = u = T(0);
+  } else {
+    eb = em(p[H + j]);
+    const T b = T(1) + eb, r = T(1) / ((a + b) * cc);
+    u = cc * r;
+    z = a * u;
+    y = b * u;
+    s = (a + b) * r;
+  }
+  v = std::max(c, T(0)) + s;
 }
 
 // One row of the forward: h = prev + z (v - prev). The loops carry `omp simd` (compiled with -fopenmp), which
@@ -72,7 +92,8 @@ template <typename T, int G>
 inline void forward_row(const T* __restrict p, const T* __restrict prev, T* __restrict out, int64_t H) {
   _Pragma("omp simd")
   for (int64_t j = 0; j < H; ++j) {
-    const T z = gate<T, G>(p, H, j), v = cand(p[(G - 1) * H + j]);
+    T z, y, v, s, ecc, ea, eb, u;
+    unit<T, G>(p, H, j, z, y, v, s, ecc, ea, eb, u);
     out[j] = prev[j] + z * (v - prev[j]);
   }
 }
@@ -130,18 +151,21 @@ inline void backward_row(const T* __restrict d, const T* __restrict p, const T* 
   const T tiny = std::numeric_limits<T>::min() * T(4294967296.0);
   _Pragma("omp simd")
   for (int64_t j = 0; j < H; ++j) {
-    const T z = gate<T, G>(p, H, j), c = p[(G - 1) * H + j], v = cand(c);
+    T z, y, v, s, ecc, ea, eb, u;
+    unit<T, G>(p, H, j, z, y, v, s, ecc, ea, eb, u);
+    const T c = p[(G - 1) * H + j];
     T g = d[j] + keep[j] * acc[j];
     g = (g < tiny && g > -tiny) ? T(0) : g;
     acc[j] = g;
-    keep[j] = T(1) - z;
-    const T dz = g * (v - prev[j]) * z * (T(1) - z);
-    out[(G - 1) * H + j] = g * z * (c >= T(0) ? T(1) : v * (T(1) - v));  // g'(c)
+    keep[j] = y;
+    const T dz = g * (v - prev[j]);
+    out[(G - 1) * H + j] = g * z * (c >= T(0) ? T(1) : ecc * s * s);  // g'(c): 1, or s (1 - s) = e^-c s^2
     if (G == 2) {
-      out[j] = dz;  // through sigmoid(k)
-    } else {  // z = i / (f + i): dz/dkf = -z (1 - z) (1 - f), dz/dki = z (1 - z) (1 - i); dz above has z (1 - z)
-      out[j] = -dz * (T(1) - sigm(p[j]));
-      out[H + j] = dz * (T(1) - sigm(p[H + j]));
+      out[j] = dz * z * y;  // sigmoid'(k) = z (1 - z)
+    } else {  // dz/dkf = -B ea u^2 = -z (1 - z) (1 - f), dz/dki = A eb u^2 = z (1 - z) (1 - i)
+      const T du = dz * u * u;
+      out[j] = -du * (T(1) + eb) * ea;
+      out[H + j] = du * (T(1) + ea) * eb;
     }
   }
 }
