@@ -14,6 +14,7 @@ $(VENV)/.installed: pyproject.toml scripts/extra-installs.sh
 	bash scripts/extra-installs.sh $(PY)
 	$(PY) -c "from blobbotronic.models import native; print(native.status())"  # build the compiled recurrent kernels once (about a minute; cached)
 	$(PY) -c "from blobbotronic.models import minirocket_native as m; print(m.status())"  # and MiniRocket's counting kernel (about 30 CPU-s; cached)
+	$(PY) -c "from blobbotronic.models import minrnn_native as m; print(m.status())"  # and minGRU/minLSTM's scan (cached)
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
