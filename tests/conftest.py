@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from blobbotronic.data import Spec
-from blobbotronic.models import native
+from blobbotronic.models import minrnn_native, native
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("BLOBBOTRONIC_THREADS", "1")  # two xdist workers share the two cores: one thread each
@@ -17,6 +17,7 @@ torch.set_num_threads(1)
 # Load the compiled kernels now, under the real HOME: the autouse fixture below moves HOME to a private folder,
 # and a first call inside a test would find no cached build there and compile again (about 45 s).
 native.kernels()
+minrnn_native.kernels()  # and minGRU/minLSTM's scan, for the same reason
 
 # One tiny spec per modality: the contract tests build every model on every modality it accepts.
 SPECS = {
