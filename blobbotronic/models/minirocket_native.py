@@ -13,36 +13,30 @@ MiniRocketTransform runs its pure-PyTorch path, which gives the same features wi
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils._python_dispatch import _get_current_dispatch_mode
 
-from .native import compile_extension, extension_name
+from .native import LazyExtension
 
 SOURCE = Path(__file__).with_name("minirocket_ppv.cpp")
 # -ffp-contract=off: no fused multiply-adds, so a convolution gives the same numbers in fitting and transforming
 FLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off"]
 LDFLAGS = ["-fopenmp"]
-_lock = threading.Lock()
-_state: dict[str, Any] = {}
+EXTENSION = LazyExtension("blobbotronic_minirocket", SOURCE, FLAGS, LDFLAGS, "compiled MiniRocket transform")
 
 
 def kernels() -> Any | None:
     """The compiled module, or None (not built here: see ``status()``)."""
-    if "module" not in _state:
-        with _lock:
-            if "module" not in _state:
-                _state["module"], _state["why"] = build()
-    return _state["module"]
+    return EXTENSION.kernels()
 
 
 def status() -> str:
     """One line: whether the compiled MiniRocket transform is in use, and why not where it is not."""
     return "compiled MiniRocket transform in use" if kernels() is not None else (
-        f"pure-PyTorch MiniRocket transform ({_state['why']})")
+        f"pure-PyTorch MiniRocket transform ({EXTENSION.why})")
 
 
 def usable(x: torch.Tensor) -> bool:
@@ -55,11 +49,6 @@ def usable(x: torch.Tensor) -> bool:
     return x.device.type == "cpu" and kernels() is not None
 
 
-def build_name() -> str:
-    """One build per source, flags, CPU (``-march=native``) and PyTorch version."""
-    return extension_name("blobbotronic_minirocket", SOURCE, FLAGS, LDFLAGS)
-
-
 def build() -> tuple[Any | None, str]:
     """(the module, "") or (None, why not), building it if needed; prints one line where the build fails."""
-    return compile_extension("blobbotronic_minirocket", SOURCE, FLAGS, LDFLAGS, "compiled MiniRocket transform")
+    return EXTENSION.build()

@@ -14,36 +14,30 @@ the layers run their pure-PyTorch scans, which compute the same numbers within f
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils._python_dispatch import _get_current_dispatch_mode
 
-from .native import compile_extension, extension_name
+from .native import LazyExtension
 
 SOURCE = Path(__file__).with_name("minrnn_scan.cpp")
 # as the recurrent kernels' flags (models/native.py): -fno-trapping-math lets the exponential's clamps vectorise
 FLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"]
 LDFLAGS = ["-fopenmp"]
-_lock = threading.Lock()
-_state: dict[str, Any] = {}
+EXTENSION = LazyExtension("blobbotronic_minrnn_scan", SOURCE, FLAGS, LDFLAGS, "compiled minGRU/minLSTM scan")
 
 
 def kernels() -> Any | None:
     """The compiled module, or None (not built here: see ``status()``)."""
-    if "module" not in _state:
-        with _lock:
-            if "module" not in _state:
-                _state["module"], _state["why"] = build()
-    return _state["module"]
+    return EXTENSION.kernels()
 
 
 def status() -> str:
     """One line: whether the compiled minGRU/minLSTM scan is in use, and why not where it is not."""
     return "compiled minGRU/minLSTM scan in use" if kernels() is not None else (
-        f"pure-PyTorch minGRU/minLSTM scan ({_state['why']})")
+        f"pure-PyTorch minGRU/minLSTM scan ({EXTENSION.why})")
 
 
 def usable(x: torch.Tensor) -> bool:
@@ -58,14 +52,9 @@ def usable(x: torch.Tensor) -> bool:
     return kernels() is not None
 
 
-def build_name() -> str:
-    """One build per source, flags, CPU (``-march=native``) and PyTorch version."""
-    return extension_name("blobbotronic_minrnn_scan", SOURCE, FLAGS, LDFLAGS)
-
-
 def build() -> tuple[Any | None, str]:
     """(the module, "") or (None, why not), building it if needed; prints one line where the build fails."""
-    return compile_extension("blobbotronic_minrnn_scan", SOURCE, FLAGS, LDFLAGS, "compiled minGRU/minLSTM scan")
+    return EXTENSION.build()
 
 
 # A layer with at most this many inputs (the first layer over a raw series) is projected inside the kernel, row by

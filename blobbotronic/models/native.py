@@ -31,23 +31,16 @@ SOURCE = Path(__file__).with_name("rnn_scan.cpp")
 # and the kernels share one OpenMP runtime and one thread pool.
 FLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"]
 LDFLAGS = ["-fopenmp"]
-_lock = threading.Lock()
-_state: dict[str, Any] = {}
 
 
 def kernels() -> Any | None:
     """The compiled module, or None (not built here: see ``status()``)."""
-    if "module" in _state:
-        return _state["module"]
-    with _lock:
-        if "module" not in _state:
-            _state["module"], _state["why"] = _build()
-    return _state["module"]
+    return EXTENSION.kernels()
 
 
 def status() -> str:
     """One line: whether the compiled kernels are in use, and why not where they are not."""
-    return "compiled CPU kernels in use" if kernels() is not None else f"pure-PyTorch recurrences ({_state['why']})"
+    return "compiled CPU kernels in use" if kernels() is not None else f"pure-PyTorch recurrences ({EXTENSION.why})"
 
 
 def extension_name(prefix: str, source: Path, flags: list[str], ldflags: list[str]) -> str:
@@ -82,13 +75,37 @@ def compile_extension(prefix: str, source: Path, flags: list[str], ldflags: list
         return None, first
 
 
-def build_name() -> str:
-    """The recurrent kernels' extension name."""
-    return extension_name("blobbotronic_rnn_scan", SOURCE, FLAGS, LDFLAGS)
+class LazyExtension:
+    """One compiled extension, built (or found in the build cache) on first use, once per process, thread-safe:
+    ``kernels()`` is the module or None, ``why`` says why not, ``build()`` builds without caching the answer."""
+
+    def __init__(self, prefix: str, source: Path, flags: list[str], ldflags: list[str], what: str):
+        self.prefix, self.source, self.flags, self.ldflags, self.what = prefix, source, flags, ldflags, what
+        self._lock = threading.Lock()
+        self._built: tuple[Any | None, str] | None = None
+
+    def build(self) -> tuple[Any | None, str]:
+        """(the module, "") or (None, why not); prints one line where the build fails."""
+        return compile_extension(self.prefix, self.source, self.flags, self.ldflags, self.what)
+
+    def kernels(self) -> Any | None:
+        if self._built is None:
+            with self._lock:
+                if self._built is None:
+                    self._built = self.build()
+        return self._built[0]
+
+    @property
+    def why(self) -> str:
+        self.kernels()
+        return self._built[1] if self._built else ""
+
+    def name(self) -> str:
+        """One build per source, flags, CPU (``-march=native``) and PyTorch version."""
+        return extension_name(self.prefix, self.source, self.flags, self.ldflags)
 
 
-def _build() -> tuple[Any | None, str]:
-    return compile_extension("blobbotronic_rnn_scan", SOURCE, FLAGS, LDFLAGS, "compiled recurrent kernels")
+EXTENSION = LazyExtension("blobbotronic_rnn_scan", SOURCE, FLAGS, LDFLAGS, "compiled recurrent kernels")
 
 
 def usable(*tensors: torch.Tensor) -> bool:
