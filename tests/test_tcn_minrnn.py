@@ -290,8 +290,20 @@ def test_claim_names_models_left_out_and_prints_the_published_table(tmp_path):
     ev = _evidence([1e-4, 2e-4, 1e-4], [0.16, 0.17, 0.165])
     del ev.rows[("gru", "copy_memory:lag=100,n=2000")]
     v = tcn_study.decide(ev)
-    # the GRU takes the tag task since rnn/lstm/gru give one output per step; --quick leaves it to --full
-    assert any("copy memory T=100" in m and "gru" in m and "--full" in m for m in v.numbers["not_run"])
+    # the GRU takes the tag task (rnn/lstm/gru give one output per step), so a missing run is named as missing
+    assert any("copy memory T=100" in m and "gru" in m and "no runs" in m for m in v.numbers["not_run"])
     assert v.numbers["published"]["copy memory T=1000"]["tcn"] == 3.5e-5
     (path, caption), = tcn_study.figure(ev, tmp_path)
     assert path.is_file() and "Bai et al." in caption
+
+
+def test_quick_runs_every_rival_on_both_tasks_at_one_budget_per_task():
+    """Issue 27: --quick pits the TCN against the LSTM, GRU, vanilla RNN and minGRU on adding and copy memory."""
+    from blobbotronic.claims import CLAIMS
+
+    arms = CLAIMS.get("tcn-study").arms
+    quick = {(a.model, s): a.budget["quick"] for a in arms for s in a.sources("quick")}
+    tasks = [s for s, _, _ in tcn_study.TASKS["quick"]]
+    assert set(quick) == {(m, s) for m in ("tcn", "lstm", "gru", "rnn", "mingru") for s in tasks}
+    for s in tasks:
+        assert {quick[(m, s)] for m in ("tcn", "lstm", "gru", "rnn", "mingru")} == {tcn_study.BUDGETS[s]}
