@@ -30,9 +30,11 @@ CASES = [
     ("attention", "sequence", {}),
     ("attention", "text", {}),
     ("cnn_rnn", "sequence", {"cell": "gru"}),
+    ("cnn_rnn", "text", {"cell": "mingru", "bidirectional": True}),  # the scan exported as its step-by-step twin
     ("cnn_rnn", "image", {}),
     ("cnn_rnn", "text", {}),
     ("crnn", "video", {}),
+    ("crnn", "video", {"cell": "minlstm"}),
     ("crnn", "sequence", {"cell": "gru"}),  # sound as frames: the (features, frames) picture, then a GRU
     ("crnn", "image", {}),
 ]

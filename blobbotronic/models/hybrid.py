@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from torch import nn
-
 from ..data.spec import Spec
 from . import MODELS
 from .base import AsSequence, Model, length_mask, make_head
+from .cells import make_cell, run_cell
 from .cnn import conv_stack
-from .rnn import FastGRU, run_rnn
 
 
 @MODELS.register("cnn_rnn", accepts=("sequence", "image", "text"), family="hybrid")
@@ -34,7 +32,7 @@ class CNNRNN(Model):
         depth: int = 2,
         kernel: int = 0,
         pool: bool = True,
-        cell: Literal["lstm", "gru"] = "lstm",
+        cell: Literal["lstm", "gru", "mingru", "minlstm"] = "lstm",
         hidden: int = 64,
         bidirectional: bool = False,
     ):
@@ -51,10 +49,7 @@ class CNNRNN(Model):
             self.body, _ = conv_stack(1, self.inputs.channels, (self.inputs.length,), width=width, depth=depth,
                                       kernel=kernel, pool=pool)
             rnn_in = width
-        if cell == "gru":
-            self.rnn = FastGRU(rnn_in, hidden, 1, bidirectional)
-        else:
-            self.rnn = nn.LSTM(rnn_in, hidden, batch_first=True, bidirectional=bidirectional)
+        self.rnn = make_cell(cell, rnn_in, hidden, bidirectional)
         self.head = make_head(spec, hidden * (2 if bidirectional else 1))
 
     def forward_features(self, x, lengths=None):
@@ -70,4 +65,4 @@ class CNNRNN(Model):
             seq = self.body(x.transpose(1, 2)).transpose(1, 2)  # (B, L', C)
             if lengths is not None:  # pooling shortens every sequence by the same factor
                 lengths = (lengths // (2**self.pools)).clamp(1, seq.shape[1])
-        return run_rnn(self.rnn, seq, lengths)[1]
+        return run_cell(self.rnn, seq, lengths)[1]

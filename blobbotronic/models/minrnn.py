@@ -43,7 +43,7 @@ from .base import (
     pool_time,
 )
 from .minrnn_native import native_scan, usable
-from .rnn import exporting
+from .rnn import exporting, reverse_within
 
 SEQ = ("sequence", "image", "text", "video")
 # Without gradients (validation checks, predictions) a large batch runs in slices of rows whose widest projection
@@ -214,6 +214,29 @@ class MinLSTMLayer(MinGRULayer):
         return torch.stack(out)
 
 
+class MinStack(nn.Module):
+    """minGRU or minLSTM layers as a cell behind a hybrid's CNN (models/cells.py), batch first: (B, L, C) ->
+    (states at every step (B, L, D*H); each sequence's state at its last real step (B, D*H)).
+    Bidirectional runs a second stack over each sequence reversed within its length, so that padding stays behind
+    the real steps in both directions and never reaches them."""
+
+    def __init__(self, Layer: type[MinGRULayer], c_in: int, hidden: int, layers: int = 1,
+                 bidirectional: bool = False):
+        super().__init__()
+        self.ways = nn.ModuleList(nn.Sequential(*(Layer(c_in if i == 0 else hidden, hidden) for i in range(layers)))
+                                  for _ in range(2 if bidirectional else 1))
+
+    def forward(self, seq: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        outs, finals = [], []
+        for way, stack in enumerate(self.ways):
+            x = reverse_within(seq, lengths) if way else seq
+            h = stack(x.transpose(0, 1))  # (L, B, H): time first, as the layers compute
+            finals.append(last_step(h, lengths))  # the reverse way ends at the sequence's first step
+            out = h.transpose(0, 1)
+            outs.append(reverse_within(out, lengths) if way else out)
+        return torch.cat(outs, -1), torch.cat(finals, -1)
+
+
 class MinRNN(Model):
     """Shared body of minGRU and minLSTM: read the input as a sequence, run the stacked layers, read out.
 
@@ -301,7 +324,8 @@ class MinGRU(MinRNN):
     costs about as much as a 1-D convolution per step instead of a sequential loop (``bench/train_speed.py
     --models mingru,gru --length 1000``). Memory: h_t = (1 - z_t) h_{t-1} + z_t h~_t keeps a value for as long as
     z stays near 0. One layer is a linear recurrence; stacked ``layers`` (default 2) give it non-linear memory.
-    Alternatives: ``gru``/``lstm`` (gates that see the state), ``tcn`` (dilated convolutions), ``minlstm``.
+    Alternatives: ``gru``/``lstm`` (gates that see the state), ``tcn`` (dilated convolutions), ``minlstm``;
+    behind a CNN: ``cnn_rnn`` or ``crnn`` with ``cell=mingru``.
     Cost: 2 x hidden x (inputs + 1) weights per layer (a GRU has 3 x hidden x (inputs + hidden + 2)), all steps
     at once; about 6 values per step and unit are kept for the backward pass.
     """

@@ -14,7 +14,7 @@ GLOSSARY = {
     "bigrams": "text: hash buckets for an embedding of each token pair, added to the token's own (0: none; "
                "scaled down on small training sets)",
     "bottleneck": "channels of the 1x1 convolution in front of each block's wide filters",
-    "cell": "the recurrent cell",
+    "cell": "the recurrent cell (mingru, minlstm: the parallel-scan cells, every step at once)",
     "channels": "filters of the convolution",
     "char_dim": "size of each character's embedding",
     "char_filters": "filters of the character convolution (one feature each per word)",

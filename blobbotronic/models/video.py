@@ -16,9 +16,9 @@ from torch import nn
 from ..data.spec import Spec
 from . import MODELS
 from .base import Model, make_head
+from .cells import make_cell, run_cell
 from .cnn import conv_stack
 from .encoders import ColumnEncoder, FrameEncoder, PatchStem
-from .rnn import FastGRU, run_rnn
 
 VIDEO = ("video",)
 
@@ -89,21 +89,18 @@ class CRNN(Model):
         kernel: int = 3,
         patch: int = 4,
         readout: Literal["flatten", "avg"] = "flatten",
-        cell: Literal["lstm", "gru"] = "lstm",
+        cell: Literal["lstm", "gru", "mingru", "minlstm"] = "lstm",
         hidden: int = 64,
         bidirectional: bool = False,
     ):
         super().__init__(spec)
         self.encoder = CRNN_ENCODERS[spec.modality](spec, width, depth, kernel, patch, readout)
-        if cell == "gru":
-            self.rnn = FastGRU(self.encoder.dim, hidden, 1, bidirectional)
-        else:
-            self.rnn = nn.LSTM(self.encoder.dim, hidden, batch_first=True, bidirectional=bidirectional)
+        self.rnn = make_cell(cell, self.encoder.dim, hidden, bidirectional)
         self.head = make_head(spec, hidden * (2 if bidirectional else 1))
 
     def forward_features(self, x, lengths=None):
         seq, lengths = self.encoder(x, lengths)  # (B, T, D), one vector per frame or column
-        return run_rnn(self.rnn, seq, lengths)[1]  # (B, hidden * dirs)
+        return run_cell(self.rnn, seq, lengths)[1]  # (B, hidden * dirs)
 
 
 @MODELS.register("cnn3d", accepts=VIDEO, family="cnn")
