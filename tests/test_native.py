@@ -1,4 +1,4 @@
-"""The compiled GRU and LSTM recurrences (models/native.py): exact gradients, PyTorch's numbers, a fallback."""
+"""The compiled GRU, LSTM and vanilla RNN recurrences (models/native.py): exact gradients, PyTorch's numbers, a fallback."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from blobbotronic.models import native
-from blobbotronic.models.rnn import FastGRU, GRUScan, _native_lstm, run_rnn
+from blobbotronic.models.rnn import FastGRU, GRUScan, _native_layers, run_rnn
 
 pytestmark = pytest.mark.skipif(native.kernels() is None, reason=f"compiled kernels not built here: {native.status()}")
 
@@ -102,20 +102,21 @@ def test_lstm_backward_is_the_exact_gradient():
     assert torch.autograd.gradcheck(native.NativeLSTM.apply, [a.requires_grad_() for a in args])
 
 
-def _packed_lstm(rnn: nn.LSTM, x: torch.Tensor, lengths: torch.Tensor | None):
+def _packed_lstm(rnn: nn.LSTM | nn.RNN, x: torch.Tensor, lengths: torch.Tensor | None):
     """PyTorch's own answer: packed where there are lengths; outputs and the last layer's final states."""
     if lengths is None:
-        out, (h, _) = rnn(x)
+        out, h = rnn(x)
     else:
         packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        out, (h, _) = rnn(packed)
+        out, h = rnn(packed)
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+    h = h[0] if isinstance(h, tuple) else h
     return out, torch.cat(list(h[-(2 if rnn.bidirectional else 1):]), -1)
 
 
 @pytest.mark.parametrize("bidirectional,layers,padded", [(False, 1, False), (False, 2, True), (True, 1, True),
                                                          (True, 2, False)])
-def test_native_lstm_equals_nn_lstm_outputs_states_and_gradients(bidirectional, layers, padded):
+def test_native_layers_equals_nn_lstm_outputs_states_and_gradients(bidirectional, layers, padded):
     """run_rnn sends an nn.LSTM to the kernels: the same outputs, final states and gradients (inputs and every
     weight) as PyTorch's LSTM, packed where sequences have lengths (double precision, so any slip shows)."""
     torch.manual_seed(3)
@@ -124,7 +125,7 @@ def test_native_lstm_equals_nn_lstm_outputs_states_and_gradients(bidirectional, 
     lengths = torch.tensor([8, 3, 5, 1, 8, 6]) if padded else None
     w_out, w_final = torch.randn(6, 8, 5 * (2 if bidirectional else 1), dtype=torch.double), None
     results = []
-    for run in (_packed_lstm, _native_lstm):
+    for run in (_packed_lstm, _native_layers):
         out, final = run(rnn, x, lengths)
         w_final = torch.randn_like(final) if w_final is None else w_final
         grads = torch.autograd.grad((out * w_out).sum() + (final * w_final).sum(), [x, *rnn.parameters()])
@@ -145,12 +146,36 @@ def test_float_lstm_gates_match_nn_lstm(hidden, inputs):
     torch.manual_seed(hidden)
     rnn = nn.LSTM(inputs, hidden, batch_first=True)
     x = torch.randn(20, 9, inputs, requires_grad=True)
-    (o1, f1), (o2, f2) = _packed_lstm(rnn, x, None), _native_lstm(rnn, x, None)
+    (o1, f1), (o2, f2) = _packed_lstm(rnn, x, None), _native_layers(rnn, x, None)
     torch.testing.assert_close(o2, o1, atol=2e-6, rtol=1e-5)
     g1 = torch.autograd.grad(o1.square().sum(), [x, *rnn.parameters()])
     g2 = torch.autograd.grad(o2.square().sum(), [x, *rnn.parameters()])
     for a, b in zip(g2, g1, strict=True):
         torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-4)
+
+
+def test_rnn_backward_is_the_exact_gradient_on_the_projection_layout():
+    """The vanilla RNN's kernel reads gi as an (L, D, B, H) view of the projection's (D, B, L, H) memory."""
+    g = torch.Generator().manual_seed(2)
+    raw = torch.randn(2, 3, 5, 4, dtype=torch.double, generator=g).requires_grad_()  # (D, B, L, H)
+    w = (0.5 * torch.randn(2, 4, 4, dtype=torch.double, generator=g)).requires_grad_()
+    assert torch.autograd.gradcheck(lambda raw, w: native.NativeRNN.apply(raw.permute(2, 0, 1, 3), w), (raw, w))
+
+
+@pytest.mark.parametrize("hidden", [5, 16, 116])
+def test_float_rnn_matches_nn_rnn(hidden):
+    """float32: the packed step products where the hidden units are a multiple of 16, ATen's elsewhere; 40 rows on
+    two threads, two chunks."""
+    torch.manual_seed(hidden)
+    rnn = nn.RNN(3, hidden, batch_first=True)
+    x = torch.randn(40, 30, 3, requires_grad=True)
+    (o1, f1), (o2, f2) = _packed_lstm(rnn, x, None), _native_layers(rnn, x, None)
+    torch.testing.assert_close(o2, o1, atol=2e-6, rtol=1e-5)
+    torch.testing.assert_close(f2, f1, atol=2e-6, rtol=1e-5)
+    g1 = torch.autograd.grad(o1.square().sum(), [x, *rnn.parameters()])
+    g2 = torch.autograd.grad(o2.square().sum(), [x, *rnn.parameters()])
+    for a, b in zip(g2, g1, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
@@ -168,7 +193,7 @@ def test_lstm_gradients_with_several_chunks_and_the_threads_changed_between_pass
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(4)
-        o2, f2 = _native_lstm(rnn, x, lengths)
+        o2, f2 = _native_layers(rnn, x, lengths)
         torch.set_num_threads(1)
         g2 = torch.autograd.grad((o2 * w_out).sum() + (f2 * w_final).sum(), [x, *rnn.parameters()])
     finally:
@@ -188,7 +213,7 @@ def test_the_batch_split_across_threads_changes_no_number():
     try:
         for n in (1, 4):
             torch.set_num_threads(n)
-            out, final = _native_lstm(rnn, x, None)
+            out, final = _native_layers(rnn, x, None)
             outs.append(torch.cat([out.flatten(), final.flatten()]))
     finally:
         torch.set_num_threads(threads)

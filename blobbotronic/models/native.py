@@ -1,11 +1,11 @@
-"""Compiled CPU kernels for the GRU and LSTM recurrences, built once on first use and cached.
+"""Compiled CPU kernels for the GRU, LSTM and vanilla RNN recurrences, built once on first use and cached.
 
 The kernels (rnn_scan.cpp, beside this file) are compiled with the system's C++ compiler through PyTorch's extension
 builder (needs g++ and the ``ninja`` package); the build is cached under PyTorch's extension folder
 (``TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``), so it costs about a minute once per
 machine. ``make`` builds it at install time (by calling ``status()``). Where it cannot
-be built, or with ``BLOBBOTRONIC_NATIVE=0``, the GRU uses its pure-PyTorch scan and the LSTM PyTorch's own
-kernel, which compute the same numbers more slowly; ``status()`` says which is in use and why.
+be built, or with ``BLOBBOTRONIC_NATIVE=0``, the GRU uses its pure-PyTorch scan and the LSTM and RNN PyTorch's own
+kernels, which compute the same numbers more slowly; ``status()`` says which is in use and why.
 """
 
 from __future__ import annotations
@@ -154,3 +154,21 @@ class NativeLSTM(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dout: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return tuple(kernels().lstm_backward(dout, *ctx.saved_tensors))
+
+
+class NativeRNN(torch.autograd.Function):
+    """nn.RNN's tanh recurrence on the compiled kernels, every direction at once: gi (L, D, B, H) the input
+    projections with both biases in them (any view whose last dimension is contiguous), w_hh (D, H, H) -> states
+    h (L, D, B, H), h_t = tanh(gi_t + W_hh h_{t-1})."""
+
+    @staticmethod
+    def forward(ctx, gi: torch.Tensor, w_hh: torch.Tensor) -> torch.Tensor:
+        outs = kernels().rnn_forward(gi, w_hh.contiguous())
+        ctx.save_for_backward(w_hh, outs)
+        return outs
+
+    @staticmethod
+    def backward(ctx, dout: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        w_hh, outs = ctx.saved_tensors
+        dgi, dw = kernels().rnn_backward(dout, w_hh.contiguous(), outs)
+        return dgi, dw

@@ -217,19 +217,38 @@ def _both_ways_over_padding(rnn: nn.RNNBase, seq: torch.Tensor,
     return x, torch.cat(finals, -1)
 
 
-def _native_lstm(rnn: nn.LSTM, seq: torch.Tensor, lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """nn.LSTM's numbers from its own parameters on the compiled kernels (models/rnn_scan.cpp): each layer projects
-    every step's input at once, both directions share the kernel call, and the batch is split across threads.
-    A reverse direction reads each sequence reversed within its length, so padding never reaches real steps."""
+def _lstm_layer(streams: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """One LSTM layer on the compiled kernel: streams (D, B, L, C) -> states (D, B, L, H)."""
+    out = native.NativeLSTM.apply(streams.permute(0, 2, 1, 3), w_ih, w_hh, bias)  # time-major: (D, L, B, H)
+    return out.permute(0, 2, 1, 3)
+
+
+def _tanh_rnn_layer(streams: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """One vanilla (tanh) RNN layer on the compiled kernel: every step's input projected at once, both biases in
+    it, in the product's own (D, B, L, H) order, which the kernel reads as it is; -> states (D, B, L, H)."""
+    D, B, L, C = streams.shape
+    gi = torch.baddbmm(bias[:, None], streams.reshape(D, B * L, C), w_ih.transpose(1, 2)).view(D, B, L, -1)
+    return native.NativeRNN.apply(gi.permute(2, 0, 1, 3), w_hh).permute(1, 2, 0, 3)
+
+
+_NATIVE_LAYERS = {"LSTM": _lstm_layer, "RNN_TANH": _tanh_rnn_layer}
+
+
+def _native_layers(rnn: nn.RNNBase, seq: torch.Tensor,
+                   lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """nn.LSTM's or nn.RNN's numbers from its own parameters on the compiled kernels (models/rnn_scan.cpp): each
+    layer projects every step's input at once, both directions share the kernel call, and the batch is split
+    across threads. A reverse direction reads each sequence reversed within its length, so padding never reaches
+    real steps."""
     L = seq.shape[1]
     x, final = seq, None
+    layer_fn = _NATIVE_LAYERS[rnn.mode]
     sfx = ["", "_reverse"][: 2 if rnn.bidirectional else 1]
     for layer in range(rnn.num_layers):
         w_ih, w_hh, b_ih, b_hh = (torch.stack([getattr(rnn, f"{n}_l{layer}{s}") for s in sfx])
                                   for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-        streams = torch.stack([x] if len(sfx) == 1 else [x, reverse_within(x, lengths)], 1)  # (B, D, L, C)
-        out = native.NativeLSTM.apply(streams.permute(1, 2, 0, 3), w_ih, w_hh, b_ih + b_hh)  # (D, L, B, H)
-        out = out.permute(0, 2, 1, 3)  # (D, B, L, H), each stream in its own time order
+        streams = torch.stack([x] if len(sfx) == 1 else [x, reverse_within(x, lengths)])  # (D, B, L, C)
+        out = layer_fn(streams, w_ih, w_hh, b_ih + b_hh)  # (D, B, L, H), each stream in its own time order
         final = torch.cat([last_valid(out[d], lengths) for d in range(len(sfx))], -1)
         x = out[0] if len(sfx) == 1 else torch.cat([out[0], reverse_within(out[1], lengths)], -1)  # (B, L, D*H)
         if rnn.dropout and rnn.training and layer < rnn.num_layers - 1:
@@ -244,15 +263,15 @@ def run_rnn(rnn: nn.Module, seq: torch.Tensor,
     """Run FastGRU, nn.LSTM, nn.GRU or nn.RNN (batch_first) over (B, L, C): per-step outputs (B, L, D*H)
     and the final state of the last layer (B, D*H) at each sequence's last real step.
 
-    FastGRU and nn.LSTM run on the compiled kernels where they are built (models/native.py; the LSTM from its own
-    parameters, with PyTorch's numbers); otherwise PyTorch's modules run over the padded batch through their fused
+    FastGRU, nn.LSTM and nn.RNN (tanh) run on the compiled kernels where they are built (models/native.py; the LSTM
+    and RNN from their own parameters, with PyTorch's numbers); otherwise PyTorch's modules run over the padded batch through their fused
     kernels (one way as it is, both ways with each direction apart), and only a projected LSTM is packed so that
     its kernel stops at each sequence's length."""
     if isinstance(rnn, FastGRU):
         return rnn(seq, lengths)
-    if (isinstance(rnn, nn.LSTM) and rnn.bias and not rnn.proj_size and rnn.batch_first
-            and native.usable(seq, rnn.weight_hh_l0)):
-        return _native_lstm(rnn, seq, lengths)
+    if (isinstance(rnn, (nn.LSTM, nn.RNN)) and rnn.mode in _NATIVE_LAYERS and rnn.bias and not rnn.proj_size
+            and rnn.batch_first and native.usable(seq, rnn.weight_hh_l0)):
+        return _native_layers(rnn, seq, lengths)
     if lengths is not None and not rnn.bidirectional:
         # One way, the steps past a sequence's end change nothing before it: the fused kernel over the padded batch
         # gives the packed numbers 3x faster (LSTM, 100 texts of up to 150 characters, one thread: 0.27 against
