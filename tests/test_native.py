@@ -228,3 +228,19 @@ def test_disabled_kernels_fall_back_and_say_why():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert "pure-PyTorch recurrences (BLOBBOTRONIC_NATIVE=0)" in out
     assert "torch.Size([2, 3])" in out
+
+
+def test_the_kernels_flush_subnormal_floats_on_their_threads_and_restore_the_callers_mode():
+    """A gradient of 1e-39 (subnormal in float32) arrives as zero through the kernel: it is flushed on the kernel's
+    threads, whatever the caller's setting, and the caller's setting is left as it was."""
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush subnormal floats")
+    try:
+        tiny = torch.full((3, 1, 2, 4), 1e-39)
+        assert tiny.mul(1.0).min() > 0  # the caller keeps subnormals
+        gi, w = torch.zeros(3, 1, 2, 4, requires_grad=True), torch.zeros(1, 4, 4, requires_grad=True)
+        (dgi,) = torch.autograd.grad(native.NativeRNN.apply(gi, w), [gi], tiny)
+        assert dgi.abs().max() == 0  # without the flush: 1e-39 everywhere (tanh'(0) = 1)
+        assert tiny.mul(1.0).min() > 0  # and still keeps them after the kernel ran
+    finally:
+        torch.set_flush_denormal(False)  # a fresh process's mode; fit sets its own

@@ -56,6 +56,16 @@ def test_budget_is_respected_and_callbacks_see_every_step():
     assert run.cost["steps"] == 37 and seen == list(range(1, 38)) and run.stopped == "budget"
 
 
+def test_training_on_a_cpu_flushes_subnormal_floats():
+    """A recurrent network's gradient shrinks into subnormal floats, whose arithmetic is slow (docs/speed.md):
+    training on a CPU flushes them to zero."""
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush subnormal floats")
+    assert torch.tensor([1e-39]).mul(1.0).item() > 0
+    bb.train("xor", "mlp", budget="2 steps", quiet=True, device="cpu")
+    assert torch.tensor([1e-39]).mul(1.0).item() == 0
+
+
 def test_early_stopping_restores_the_best_validation_weights():
     ds = bb.load("breast_cancer")
     run = bb.train(ds, "mlp", quiet=True, budget="3000 steps", patience=2, eval_every=10, lr=0.05)
