@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -276,6 +277,10 @@ def prepare(cfg: TrainConfig) -> tuple[torch.device, bool]:
         # a recurrent network into them, and the CPU's arithmetic on them is slow (a vanilla RNN on the adding
         # problem, T = 200: 106 against 14 ms a step, one thread); they cannot move a float32 weight. PyTorch's
         # switch covers the calling thread; the compiled kernels set it on each of theirs (models/rnn_scan.cpp).
+        # numpy measures its float limits once, on first use; measured under the flush they warn that the smallest
+        # subnormal is zero, so they are measured first.
+        for dtype in (np.float16, np.float32, np.float64):
+            np.finfo(dtype)
         torch.set_flush_denormal(True)
     return device, (device.type == "cuda") if cfg.amp is None else cfg.amp
 
