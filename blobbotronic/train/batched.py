@@ -50,6 +50,7 @@ from .loop import (
     prepare,
     record_check,
     seed_everything,
+    subnormals_flushed,
 )
 from .metrics import RunMeter, count_params, flops_per_sample, peak_rss_mb, reset_peak_rss, training_memory
 from .stack import NotStackable, Stack, stackable_gru
@@ -142,6 +143,7 @@ class Seat:
     order: BatchOrder
 
 
+@subnormals_flushed()
 def fit_stacked(models: list[nn.Module], data: Dataset, config: TrainConfig, seeds: list[int]) -> list[Run]:
     """fit() for each of ``seeds`` (its model in ``models``), as one stacked computation. Raises NotStackable
     where vmap cannot batch the model, or a callback the config brings cannot run in a stack."""

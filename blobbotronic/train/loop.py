@@ -12,7 +12,8 @@ import copy
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
@@ -202,6 +203,28 @@ def checks_every(total: int | None, n_val: int, batch_size: int) -> int:
     return max(1, (total or 3000) // 30, math.ceil(2 * n_val / batch_size))
 
 
+@contextmanager
+def subnormals_flushed() -> Iterator[None]:
+    """Subnormal floats (below 1.2e-38) read and written as zero while a run trains, and the caller's mode after.
+
+    A gradient read at the last step shrinks through every step of a recurrent network into subnormals, and the
+    CPU's arithmetic on them is slow (a vanilla RNN on the adding problem, T = 200: 106 against 14 ms a step, one
+    thread); they cannot move a float32 weight. PyTorch's switch covers the calling thread, the compiled kernels
+    set it on each of theirs (models/rnn_scan.cpp). The mode is the processor's, process-wide state that other
+    code relies on (hypothesis refuses to draw floats under it), so it is put back when the run ends. numpy
+    measures its float limits once, on first use, and under the flush warns that the smallest subnormal is zero:
+    they are measured first."""
+    before = torch.tensor([1e-39]).mul(1.0).item() == 0.0  # already flushing?
+    for dtype in (np.float16, np.float32, np.float64):
+        np.finfo(dtype)
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(before)
+
+
+@subnormals_flushed()
 def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None,
         callbacks: Sequence[Callback] = (), **overrides: Any) -> Run:
     """Train ``model`` on ``data.train`` under the config's budget, choosing the best weights on
@@ -273,15 +296,6 @@ def prepare(cfg: TrainConfig) -> tuple[torch.device, bool]:
     device = pick_device(cfg.device)
     if device.type == "cpu":
         roomy_malloc()
-        # Subnormal floats (below 1.2e-38) to zero: a gradient read at the last step shrinks through every step of
-        # a recurrent network into them, and the CPU's arithmetic on them is slow (a vanilla RNN on the adding
-        # problem, T = 200: 106 against 14 ms a step, one thread); they cannot move a float32 weight. PyTorch's
-        # switch covers the calling thread; the compiled kernels set it on each of theirs (models/rnn_scan.cpp).
-        # numpy measures its float limits once, on first use; measured under the flush they warn that the smallest
-        # subnormal is zero, so they are measured first.
-        for dtype in (np.float16, np.float32, np.float64):
-            np.finfo(dtype)
-        torch.set_flush_denormal(True)
     return device, (device.type == "cuda") if cfg.amp is None else cfg.amp
 
 
