@@ -185,3 +185,75 @@ def test_tagger_loss_falls(name):
 def test_tagger_rejects_classification_data():
     with pytest.raises(BlobError, match="cannot do the 'classify' task"):
         create("bilstm_tagger", Spec("c", "text", "classify", (9,), 3, classes="abc", vocab_size=20))
+
+
+# --- words training never held: ids of their own, read as <unk> by word tables, spelt by the character CNN -----
+
+
+OPEN = "".join(f"{w}\t{t}\n" for w, t in [("John", "B-PER"), ("lives", "O"), ("here", "O")]) + "\n"
+
+
+def _open_set(tmp_path: Path):
+    """Nine training-like sentences and one with a name no other sentence holds, wherever the split puts it."""
+    text = OPEN * 9 + "Zanzibar\tB-LOC\nlives\tO\n\n"
+    return load(write(tmp_path / "open.conll", text))
+
+
+def test_words_training_never_held_keep_ids_past_the_trained_vocabulary(tmp_path):
+    ds = _open_set(tmp_path)
+    vocab, known = ds.spec.extra["vocab"], ds.spec.extra["known_words"]
+    assert ds.spec.vocab_size == known and vocab[:2] == ["<pad>", "<unk>"]
+    trained = {int(i) for split in (ds.train,) for i in split.x.flatten()}
+    zid = vocab.index("Zanzibar")
+    held = zid in trained
+    assert (zid < known) == held  # a word gets a trained id exactly when the training split holds it
+    if not held:
+        assert any(zid in split.x for split in (ds.val, ds.test))
+
+
+def test_every_tagger_reads_an_id_past_its_word_table_as_unk():
+    torch.manual_seed(0)
+    x = torch.tensor([[2, 3, 4]])
+    for name in TAGGERS:
+        model = create(name, SPEC).eval()
+        with torch.no_grad():
+            far = model(x.masked_fill(x == 3, SPEC.vocab_size + 7), torch.tensor([3]))
+            unk = model(x.masked_fill(x == 3, 1), torch.tensor([3]))
+        if name == "cnn_bilstm_crf_tagger":
+            continue  # without a vocabulary its characters are UNKNOWN_CHAR for every word: covered below
+        torch.testing.assert_close(far, unk, msg=name)
+
+
+def test_the_character_cnn_spells_unseen_words_and_predict_spells_new_ones():
+    from blobbotronic.models.crf_tagger import UNKNOWN_CHAR
+
+    vocab = ["<pad>", "<unk>", "Paris", "is", "nice", "Pari"]  # "Pari": held by the test split only
+    spec = Spec("t", "text", "tag", (6,), len(TAGS), TAGS, vocab_size=5,
+                extra={"vocab": vocab, "known_words": 5, "max_len": 6, "tokenizer": "given"})
+    torch.manual_seed(0)
+    model = create("cnn_bilstm_crf_tagger", spec).eval()
+    table = model.chars.table
+    assert len(table) == 6 and table[5, :4].tolist() == table[2, :4].tolist()  # spelt with Paris's characters
+    model.add_words(["Parx", "Pa"])  # predict's words: "x" is no trained word's character
+    assert model.chars.table[6, :4].tolist() == [*table[2, :3].tolist(), UNKNOWN_CHAR]
+    with torch.no_grad():
+        feats = model.chars(torch.tensor([[1, 5, 6, 7]]))[0]
+        embeds = model.embed(torch.tensor([[1, 5, 6, 7]]))[0]
+    assert not torch.allclose(feats[1], feats[0]) and not torch.allclose(feats[2], feats[3])
+    torch.testing.assert_close(embeds[1:], embeds[:1].expand(3, -1))  # the word table reads them all as <unk>
+    model.add_words(["Pa"])  # again: in place of the words added before, so ids stay those of the vocabulary + new
+    assert len(model.chars.table) == 7 and model.chars.table[6].tolist()[:2] == table[2, :2].tolist()
+
+
+def test_predict_tags_a_file_of_new_words_the_same_way_twice(tmp_path):
+    from blobbotronic.train import train
+    from blobbotronic.train.predict import predict
+
+    ds = _open_set(tmp_path)
+    run = train(ds, "cnn_bilstm_crf_tagger", budget="3 steps", quiet=True, device="cpu", threads=1)
+    new = tmp_path / "new.txt"
+    new.write_text("Qwerty lives here\nJohn lives Asdf\n", encoding="utf-8")
+    first, _ = predict(run.model, [new])
+    again, _ = predict(run.model, [new])
+    assert [p["tags"] for p in first] == [p["tags"] for p in again] and len(first[0]["tags"]) == 3
+    assert len(run.model.chars.table) == len(ds.spec.extra["vocab"]) + 2  # Qwerty and Asdf, spelt once

@@ -84,6 +84,26 @@ def parse_conll(path: Path, text: str, token_col: int = 0, tag_col: int = -1) ->
     return sentences
 
 
+def open_vocabulary(known: Sequence[str], token_lists: Sequence[Sequence[str]], max_len: int) -> list[str]:
+    """The trained vocabulary, then every other word the sentences hold, in order of first appearance.
+
+    The words past the trained vocabulary (rare training words under ``min_freq``, and the words only validation
+    and test hold) keep ids of their own, so that a character model reads their spelling, as it will read an
+    unseen word's in ``predict``; every word table reads them as ``<unk>`` (models/base.py ``known_ids``), and
+    ``spec.vocab_size`` counts the trained words only. Only the words' forms are read, never their tags.
+
+    >>> open_vocabulary(["<pad>", "<unk>", "a"], [["a", "b"], ["c", "b"]], 5)
+    ['<pad>', '<unk>', 'a', 'b', 'c']
+    """
+    vocab, seen = list(known), set(known)
+    for tokens in token_lists:
+        for t in tokens[:max_len]:
+            if t not in seen:
+                seen.add(t)
+                vocab.append(t)
+    return vocab
+
+
 def tag_dataset(
     name: str,
     sentences: Sequence[Sentence],
@@ -105,15 +125,17 @@ def tag_dataset(
     tag_index = {t: i for i, t in enumerate(tag_names)}
     tokens = [[w.lower() for w in ws] if lower else list(ws) for ws, _ in sentences]
     parts = split_indices(len(tokens), FRACTIONS, seed)
-    vocab = build_vocab([tokens[i] for i in parts[0]], min_freq)
+    known = build_vocab([tokens[i] for i in parts[0]], min_freq)
     max_len = int(max_len or min(MAX_LEN_CAP, max(len(t) for t in tokens)))
+    vocab = open_vocabulary(known, tokens, max_len)
     x, lengths = encode(tokens, vocab, max_len)
     y = np.full((len(tokens), max_len), IGNORE, dtype=np.int64)
     for i, (_, tags) in enumerate(sentences):
         ids = [tag_index[t] for t in tags[:max_len]]
         y[i, : len(ids)] = ids
-    extra = {"tokenizer": tokenizer, "lower": lower, "vocab": vocab, "max_len": max_len, "tags": tag_names}
-    spec = Spec(name, "text", "tag", (max_len,), len(tag_names), tag_names, vocab_size=len(vocab), extra=extra)
+    extra = {"tokenizer": tokenizer, "lower": lower, "vocab": vocab, "known_words": len(known), "max_len": max_len,
+             "tags": tag_names}
+    spec = Spec(name, "text", "tag", (max_len,), len(tag_names), tag_names, vocab_size=len(known), extra=extra)
     full = Split(torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(lengths))
     info = {
         "sentences": len(tokens),

@@ -115,6 +115,20 @@ class TokenDropout(nn.Module):
         return e * (keep.to(e.dtype) / (1 - self.p))[..., None]
 
 
+def known_ids(x: torch.Tensor, rows: int) -> torch.Tensor:
+    """Token ids with every id past a table of ``rows`` read as ``<unk>`` (1). A tagging set gives the words its
+    training split never held ids of their own past the trained vocabulary (``spec.extra["known_words"]``), so
+    that a character model can read their spelling; every word table reads them as ``<unk>``."""
+    return torch.where(x < rows, x, torch.ones_like(x))
+
+
+class WordEmbedding(nn.Embedding):
+    """nn.Embedding over token ids that reads ids past its table as ``<unk>`` (``known_ids``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(known_ids(x, self.num_embeddings))
+
+
 class TextEmbedding(nn.Module):
     """Token ids (B, L) -> vectors (B, L, dim): a learned embedding of each token, plus (``bigrams`` > 0) an
     embedding of the pair it ends, hashed into ``bigrams`` buckets as fastText does; then dropout.
@@ -127,7 +141,7 @@ class TextEmbedding(nn.Module):
     def __init__(self, vocab_size: int, dim: int, *, bigrams: int = 0, dropout: float = 0.0,
                  token_dropout: float = 0.0):
         super().__init__()
-        self.embed = nn.Embedding(max(vocab_size, 2), dim, padding_idx=0)
+        self.embed = nn.Embedding(max(vocab_size, 2), dim, padding_idx=0)  # ids past it: <unk> (known_ids)
         self.buckets = bigrams
         self.bigram = nn.Embedding(bigrams + 1, dim, padding_idx=0) if bigrams else None
         if self.bigram is not None:  # a pair starts as nothing but its characters; a pair never trained on adds nothing
@@ -137,6 +151,7 @@ class TextEmbedding(nn.Module):
         self.vectors = TokenVectors()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = known_ids(x, self.embed.num_embeddings)  # the pairs, too, of the words training knew
         e = self.embed(x)
         if self.bigram is not None:
             e = e + self.bigram(bigram_ids(x, self.buckets))
@@ -186,7 +201,7 @@ class AsVector(nn.Module):
         super().__init__()
         self.modality = spec.modality
         if spec.modality == "text":
-            self.embed = nn.Embedding(max(spec.vocab_size, 2), embed_dim, padding_idx=0)
+            self.embed = WordEmbedding(max(spec.vocab_size, 2), embed_dim, padding_idx=0)
             self.dim = embed_dim
         else:
             self.dim = math.prod(spec.input_shape)

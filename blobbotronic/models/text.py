@@ -23,6 +23,7 @@ from .base import (
     TextEmbedding,
     TokenDropout,
     TokenVectors,
+    WordEmbedding,
     bigram_buckets,
     length_mask,
     make_head,
@@ -152,7 +153,7 @@ class Tagger(Model):
 
     def __init__(self, spec: Spec, embed_dim: int, out_dim: int, dropout: float):
         super().__init__(spec)
-        self.embed = nn.Embedding(max(spec.vocab_size, 2), embed_dim, padding_idx=0)
+        self.embed = WordEmbedding(max(spec.vocab_size, 2), embed_dim, padding_idx=0)
         self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
         self.head = nn.Linear(out_dim, spec.n_outputs)
 

@@ -106,7 +106,14 @@ def tag(model: nn.Module, lines: list[tuple[str, str]]) -> list[Prediction]:
     tokens = [tokens_of(text, extra) for _, text in lines]
     fed = [[t.lower() for t in ts] if extra.get("lower") else ts for ts in tokens]
     max_len = int(extra["max_len"])
-    x, lengths = encode(fed, extra["vocab"], max_len)
+    vocab = list(extra["vocab"])
+    add_words = getattr(model, "add_words", None)  # a model that reads characters spells the words it never saw
+    if add_words is not None:
+        known = set(vocab)
+        new = [t for ts in fed for t in ts[:max_len] if t not in known and not known.add(t)]  # first appearances
+        add_words(new)
+        vocab += new
+    x, lengths = encode(fed, vocab, max_len)
     out = model(torch.from_numpy(x), torch.from_numpy(lengths)).float()  # (N, L, n_tags)
     joiner = "" if extra.get("tokenizer") in ("char", "cjk") else " "
     preds = []
