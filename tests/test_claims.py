@@ -323,3 +323,27 @@ def test_cjk_verdict_names_the_font_and_needs_no_character_cnn_at_quick():
     assert v.verdict == "supported" and "character CNN" not in v.key
     assert "glyphs drawn with Noto Sans CJK SC Regular" in v.key and v.numbers["glyph_font"]["font"]
     assert CLAIMS.get("cjk-hybrid").quick_unsettled and CLAIMS.get("tcn-study").quick_unsettled
+
+
+def _memory_evidence(rnn: list[float], lstm: list[float]) -> Evidence:
+    ev = Evidence({})
+    ev.measured = {"seeds": {"rnn": [{"share": s, "loss": 0.17} for s in rnn],
+                             "lstm": [{"share": s, "loss": 0.001} for s in lstm]}}
+    return ev
+
+
+def test_memory_loss_decides_on_every_seed_with_an_interval():
+    """One seed's share was noise: with the compiled RNN kernel seed 0's share moved from 68% to 48% of attribution
+    on the last quarter, and seeds 0-2 gave 48%, 25% and 68%. The verdict reads all seeds and the interval of the
+    RNN-LSTM difference."""
+    from blobbotronic.claims.memory import decide_loss
+
+    assert decide_loss(_memory_evidence([0.62, 0.66, 0.64], [0.29, 0.30, 0.28])).verdict == "supported"
+    assert decide_loss(_memory_evidence([0.48, 0.25, 0.68], [0.29, 0.30, 0.28])).verdict == "mixed"
+    assert decide_loss(_memory_evidence([0.40, 0.42, 0.41], [0.29, 0.30, 0.28])).verdict == "mixed"  # below 50%
+    refuted = decide_loss(_memory_evidence([0.10, 0.12, 0.11], [0.29, 0.30, 0.28]))
+    assert refuted.verdict == "refuted" and "per seed 10%, 12%, 11%" in refuted.key
+    old = Evidence({})  # a result stored with one seed: the sign of the difference, as before
+    old.measured = {"curves": {"rnn": {"last_quarter_share": 0.68}, "lstm": {"last_quarter_share": 0.27}},
+                    "metrics": {"rnn": {"loss": 0.167}, "lstm": {"loss": 0.001}}}
+    assert decide_loss(old).verdict == "supported"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..explain.horizon import HorizonConfig, data_name, horizons, outcomes, success_rates
-from .base import Arm, Claim, Context, Evidence, Verdict, register
+from .base import Arm, Claim, Context, Evidence, Verdict, register, stat
 from .figures import lines
 
 # --quick stops at lag 30: measured (3 seeds), the RNN solves 10 and one seed in three solves 30, the LSTM solves 10 and
@@ -61,29 +61,47 @@ def fix_figure(ev: Evidence, out: Path) -> list[tuple[Path, str]]:
 
 
 def measure_curves(ctx: Context) -> dict[str, Any]:
+    """Each model's memory curve for every seed of the mode (the figure draws seed 0's): the share of attribution
+    on the last quarter and the test loss, seed by seed."""
     from ..explain.study import memory_curves
 
-    res = memory_curves(("rnn", "lstm"), "adding", CURVE_LAG, CFG, ctx.out / "memory")
-    return {"curves": {m: c["integrated_gradients"].to_dict() for m, c in res["curves"].items()},
-            "metrics": res["metrics"]}
+    runs = [memory_curves(("rnn", "lstm"), "adding", CURVE_LAG, CFG, ctx.out / "memory", seed=seed)
+            for seed in ctx.seeds]
+    first = runs[0]
+    return {"curves": {m: c["integrated_gradients"].to_dict() for m, c in first["curves"].items()},
+            "metrics": first["metrics"],
+            "seeds": {m: [{"share": r["curves"][m]["integrated_gradients"].to_dict()["last_quarter_share"],
+                           "loss": r["metrics"][m]["loss"]} for r in runs] for m in first["curves"]}}
 
 
 def decide_loss(ev: Evidence) -> Verdict:
-    curves = ev.measured["curves"]
-    share = {m: c["last_quarter_share"] for m, c in curves.items()}
-    mse = {m: ev.measured["metrics"][m]["loss"] for m in curves}
-    key = ", ".join(f"{m}: {share[m]:.0%} of attribution on the last quarter (test MSE {mse[m]:.3f})" for m in share)
+    per_seed = ev.measured.get("seeds") or {m: [{"share": c["last_quarter_share"], "loss": ev.measured["metrics"][m]
+                                                 ["loss"]}] for m, c in ev.measured["curves"].items()}
+    share = {m: stat([r["share"] for r in rows]) for m, rows in per_seed.items()}
+    mse = {m: stat([r["loss"] for r in rows]) for m, rows in per_seed.items()}
+    diff = stat([a["share"] - b["share"] for a, b in zip(per_seed["rnn"], per_seed["lstm"], strict=True)])
+    seeds = {m: ", ".join(f"{r['share']:.0%}" for r in rows) for m, rows in per_seed.items()}
+    key = ", ".join(f"{m}: {share[m].mean:.0%} of attribution on the last quarter (per seed {seeds[m]}; test MSE "
+                    f"{mse[m].mean:.3f})" for m in share)
+    key += f"; rnn - lstm {diff.mean:+.0%}" + (f" [{diff.lo:+.0%}, {diff.hi:+.0%}]" if diff.lo is not None else "")
     rule = (f"integrated-gradient attribution of the output to each input position, averaged over 256 test "
-            f"sequences of the adding problem at lag {CURVE_LAG}; supported if the vanilla RNN puts >= {RECENT:.0%} "
-            "of it on the last quarter of positions (uniform would be 25%) and more than the LSTM does; refuted if "
-            "it puts less than the LSTM; mixed otherwise")
-    if share["rnn"] >= RECENT and share["rnn"] > share["lstm"]:
+            f"sequences of the adding problem at lag {CURVE_LAG}, one model per seed; supported if the vanilla RNN "
+            f"puts >= {RECENT:.0%} of it on the last quarter of positions on average over seeds (uniform would be "
+            "25%) and the per-seed difference from the LSTM's share has a 95% interval above 0; refuted if that "
+            "interval lies below 0; mixed otherwise")
+    if diff.lo is None:  # one seed (results stored before the seeds): no interval, the difference's sign
+        above, below = diff.mean > 0, diff.mean < 0
+    else:
+        above, below = diff.lo > 0, diff.hi < 0
+    if share["rnn"].mean >= RECENT and above:
         verdict = "supported"
-    elif share["rnn"] < share["lstm"]:
+    elif below:
         verdict = "refuted"
     else:
         verdict = "mixed"
-    return Verdict(verdict, key, rule, {"last_quarter_share": share, "test_mse": mse})
+    return Verdict(verdict, key, rule, {"last_quarter_share": {m: s.mean for m, s in share.items()},
+                                        "test_mse": {m: s.mean for m, s in mse.items()},
+                                        "per_seed": per_seed, "difference": [diff.mean, diff.lo, diff.hi]})
 
 
 def loss_figure(ev: Evidence, out: Path) -> list[tuple[Path, str]]:

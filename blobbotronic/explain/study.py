@@ -35,20 +35,20 @@ CURVE_SEQUENCES = 256  # test sequences averaged for each memory curve
 CURVE_LAG = 30  # under the default budget the LSTM solves the adding problem here and the vanilla RNN mostly not
 
 
-def curve_model(task: str, lag: int, model: str, cfg: HorizonConfig, out: Path) -> torch.nn.Module:
+def curve_model(task: str, lag: int, model: str, cfg: HorizonConfig, out: Path, seed: int = 0) -> torch.nn.Module:
     """The model behind a memory curve: loaded from ``out/checkpoints`` if trained before, else trained now."""
     from ..data import load
     from ..train import load_checkpoint, save_checkpoint, train
 
     name = data_name(task, lag, cfg.n)
-    folder = out / "checkpoints" / f"{task}-lag{lag}-{model}-seed0"
+    folder = out / "checkpoints" / f"{task}-lag{lag}-{model}-seed{seed}"
     if (folder / "config.json").is_file():
         net, saved = load_checkpoint(folder)
         if _same_training(saved.get("horizon_config"), cfg):
             return net
     ds = load(name)
-    run = train(ds, model, seed=0, quiet=True, budget=cfg.budget, **cfg.train_overrides())
-    save_checkpoint(run.model, folder, dataset=name, seed=0, metrics=run.metrics, horizon_config=cfg.to_dict())
+    run = train(ds, model, seed=seed, quiet=True, budget=cfg.budget, **cfg.train_overrides())
+    save_checkpoint(run.model, folder, dataset=name, seed=seed, metrics=run.metrics, horizon_config=cfg.to_dict())
     return run.model
 
 
@@ -59,8 +59,10 @@ def _same_training(saved: dict[str, Any] | None, cfg: HorizonConfig) -> bool:
 
 
 def memory_curves(models: Iterable[str], task: str, lag: int, cfg: HorizonConfig, out: Path,
-                  n: int = CURVE_SEQUENCES, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Memory curves (integrated gradients and gradient x input) and hidden-state trajectories per model."""
+                  n: int = CURVE_SEQUENCES, progress: Callable[[str], None] | None = None,
+                  seed: int = 0) -> dict[str, Any]:
+    """Memory curves (integrated gradients and gradient x input) and hidden-state trajectories per model, each
+    model trained with ``seed``."""
     from ..data import load
     from ..train import evaluate
 
@@ -69,7 +71,7 @@ def memory_curves(models: Iterable[str], task: str, lag: int, cfg: HorizonConfig
     for model in models:
         if progress:
             progress(f"memory curve: {model} on {ds.spec.name}")
-        net = curve_model(task, lag, model, cfg, out)
+        net = curve_model(task, lag, model, cfg, out, seed)
         dev = next(net.parameters()).device
         test = ds.test.to(dev)
         curves[model] = {m: memory_curve(net, test, method=m, n=n)
