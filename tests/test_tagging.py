@@ -236,6 +236,7 @@ def test_the_character_cnn_spells_unseen_words_and_predict_spells_new_ones():
     assert len(table) == 6 and table[5, :4].tolist() == table[2, :4].tolist()  # spelt with Paris's characters
     model.add_words(["Parx", "Pa"])  # predict's words: "x" is no trained word's character
     assert model.chars.table[6, :4].tolist() == [*table[2, :3].tolist(), UNKNOWN_CHAR]
+    assert model.chars.embed.weight[UNKNOWN_CHAR].abs().max() == 0  # never trained, so it says nothing
     with torch.no_grad():
         feats = model.chars(torch.tensor([[1, 5, 6, 7]]))[0]
         embeds = model.embed(torch.tensor([[1, 5, 6, 7]]))[0]

@@ -89,6 +89,8 @@ class CharCNN(nn.Module):
         self.register_buffer("table", table, persistent=False)  # rebuilt from the spec's vocabulary
         self.base = len(table)  # the vocabulary's words; add_words spells others after them
         self.embed = nn.Embedding(n_chars, dim, padding_idx=PAD_CHAR)
+        with torch.no_grad():  # no training word has an unknown character, so its vector is never trained: it
+            self.embed.weight[UNKNOWN_CHAR].zero_()  # says nothing rather than something random
         self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
         self.conv = nn.Conv1d(dim, filters, kernel, padding=kernel // 2)
 
