@@ -264,9 +264,9 @@ def run_rnn(rnn: nn.Module, seq: torch.Tensor,
     and the final state of the last layer (B, D*H) at each sequence's last real step.
 
     FastGRU, nn.LSTM and nn.RNN (tanh) run on the compiled kernels where they are built (models/native.py; the LSTM
-    and RNN from their own parameters, with PyTorch's numbers); otherwise PyTorch's modules run over the padded batch through their fused
-    kernels (one way as it is, both ways with each direction apart), and only a projected LSTM is packed so that
-    its kernel stops at each sequence's length."""
+    and RNN from their own parameters, with PyTorch's numbers); otherwise PyTorch's modules run over the padded
+    batch through their fused kernels (one way as it is, both ways with each direction apart), and only a projected
+    LSTM is packed so that its kernel stops at each sequence's length."""
     if isinstance(rnn, FastGRU):
         return rnn(seq, lengths)
     if (isinstance(rnn, (nn.LSTM, nn.RNN)) and rnn.mode in _NATIVE_LAYERS and rnn.bias and not rnn.proj_size

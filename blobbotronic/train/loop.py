@@ -210,8 +210,8 @@ def subnormals_flushed() -> Iterator[None]:
     A gradient read at the last step shrinks through every step of a recurrent network into subnormals, and the
     CPU's arithmetic on them is slow (a vanilla RNN on the adding problem, T = 200: 106 against 14 ms a step, one
     thread); they cannot move a float32 weight. PyTorch's switch covers the calling thread, the compiled kernels
-    set it on each of theirs (models/rnn_scan.cpp). The mode is the processor's, process-wide state that other
-    code relies on (hypothesis refuses to draw floats under it), so it is put back when the run ends. numpy
+    set it on each of theirs (models/rnn_scan.cpp). The mode is the thread's processor state, which other code on
+    it relies on (hypothesis refuses to draw floats under it), so it is put back when the run ends. numpy
     measures its float limits once, on first use, and under the flush warns that the smallest subnormal is zero:
     they are measured first."""
     before = torch.tensor([1e-39]).mul(1.0).item() == 0.0  # already flushing?

@@ -96,6 +96,7 @@ def tokens_of(text: str, extra: dict[str, Any]) -> list[str]:
 def tag(model: nn.Module, lines: list[tuple[str, str]]) -> list[Prediction]:
     """Each line's tokens with their predicted tags and the entities (type, text, token span) they form.
     Tokens past the training length (``max_len``) get no tag; ``untagged`` counts them."""
+    from ..data.tagging import open_vocabulary
     from ..data.text import encode
     from .task_tag import bio_spans
 
@@ -109,10 +110,8 @@ def tag(model: nn.Module, lines: list[tuple[str, str]]) -> list[Prediction]:
     vocab = list(extra["vocab"])
     add_words = getattr(model, "add_words", None)  # a model that reads characters spells the words it never saw
     if add_words is not None:
-        known = set(vocab)
-        new = [t for ts in fed for t in ts[:max_len] if t not in known and not known.add(t)]  # first appearances
-        add_words(new)
-        vocab += new
+        vocab = open_vocabulary(vocab, fed, max_len)
+        add_words(vocab[len(extra["vocab"]):])
     x, lengths = encode(fed, vocab, max_len)
     out = model(torch.from_numpy(x), torch.from_numpy(lengths)).float()  # (N, L, n_tags)
     joiner = "" if extra.get("tokenizer") in ("char", "cjk") else " "
